@@ -1,0 +1,177 @@
+"""What the classifier and the regressor share: the fit flow and the forward pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.validation import check_is_fitted
+
+from skkeras_proba._inference import Forward
+from skkeras_proba._scikeras_fixes import ScikerasFixes
+
+
+class KerasEstimatorBase(ScikerasFixes):
+    """Fit a freshly built Keras model, predict through a traced forward pass.
+
+    Subclasses implement ``_check_y`` (validate y), ``_set_target_metadata``
+    (attributes a build function may read from ``meta``), ``_bind_model`` (check
+    the built model against y, record ``heads_``) and ``_keras_targets``
+    (encode y for Keras).
+    """
+
+    _parameter_constraints: dict = {}
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_") and hasattr(self, "_forward")
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any):
+        """Build a new model and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+                (n_samples, ...)
+            Training inputs. N-dimensional arrays (e.g. images) are passed to
+            the model as they are.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights; samples with zero weight are left out.
+        **kwargs : dict
+            Passed to ``keras.Model.fit``; prefer ``fit__<name>`` parameters.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        kwargs.setdefault("epochs", getattr(self, "fit__epochs", self.epochs))
+        kwargs.setdefault("initial_epoch", 0)
+        self._fit(X, y, sample_weight, warm_start=self.warm_start, **kwargs)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any):
+        """Train for one more epoch, building the model on the first call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+        **kwargs : dict
+            Passed to ``keras.Model.fit``.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one epoch further.
+        """
+        for name in ("epochs", "initial_epoch"):
+            if name in kwargs:
+                raise TypeError(f"partial_fit always trains one epoch; got {name}=.")
+        self._fit(
+            X,
+            y,
+            sample_weight,
+            warm_start=True,
+            epochs=1,
+            initial_epoch=self.current_epoch,
+            **kwargs,
+        )
+        return self
+
+    def initialize(self, X: Any, y: Any):
+        """Build and compile the model for ``(X, y)`` without training it.
+
+        Returns
+        -------
+        self : object
+            The estimator, ready to predict with the untrained model.
+        """
+        self._validate_params()
+        X, y = self._validate_data(X, self._check_y(y), reset=True)
+        with self._seeded_fit_context():
+            self._initialize(X, y)
+        self._forward = Forward(self.model_)
+        return self
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        warm_start: bool,
+        epochs: int,
+        initial_epoch: int,
+        **kwargs: Any,
+    ) -> None:
+        self._validate_params()
+        reset = not (warm_start and self.__sklearn_is_fitted__())
+        X, y = self._validate_data(X, self._check_y(y), reset=reset)
+        weight = self._fit_sample_weight(X, y, sample_weight)
+        if weight is not None:
+            kept = weight != 0  # scikit-learn semantics: zero weight = absent
+            X, y, weight = X[kept], y[kept], weight[kept]
+        with self._seeded_fit_context():
+            if reset:
+                self._initialize(X, y)
+            targets = self._keras_targets(y)
+            self._fit_keras_model(
+                self._encode_features(X),
+                targets[0] if len(targets) == 1 else targets,
+                sample_weight=weight,
+                warm_start=warm_start,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                **kwargs,
+            )
+        self._forward = Forward(self.model_)
+        self._after_training(X)
+
+    def _initialize(self, X: Any, y: np.ndarray) -> None:
+        self._set_target_metadata(y)
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        self.model_ = self._build_keras_model()
+        self._ensure_compiled_model()
+        self._bind_model(X, y)
+        self._initialize_callbacks()
+
+    def _after_training(self, X: Any) -> None:
+        """Hook run once the model is trained and ``_forward`` exists."""
+
+    def _encode_features(self, X: Any) -> Any:
+        encoder = self.feature_encoder_
+        if isinstance(encoder, FunctionTransformer) and encoder.func is None:
+            return X  # scikeras' default identity encoder: skip its overhead
+        return encoder.transform(X)
+
+    def _predict_batch_size(self) -> int | None:
+        return getattr(self, "predict__batch_size", None)
+
+    def _raw_outputs(self, X: Any) -> list[np.ndarray]:
+        """Validated X through the traced model: one raw array per head."""
+        check_is_fitted(self)
+        X, _ = self._validate_data(X, reset=False)
+        return self._forward_unchecked(X)
+
+    def _forward_unchecked(self, X: Any) -> list[np.ndarray]:
+        batch_size = self._predict_batch_size()
+        if batch_size == -1:
+            batch_size = X.shape[0]
+        return self._forward(self._encode_features(X), batch_size)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The traced function cannot be pickled; it is rebuilt on load.
+        state = dict(super().__getstate__())  # may be self.__dict__ itself
+        state.pop("_forward", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "model_" in state:
+            self._forward = Forward(self.model_)

@@ -1,0 +1,406 @@
+"""KerasClassifier: a Keras model as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from skkeras_proba import _targets
+from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._heads import (
+    Head,
+    LogitsOption,
+    inspect_heads,
+    resolve_heads,
+    warn_on_loss_mismatch,
+)
+from skkeras_proba._inference import Forward
+
+_ROWS_TO_DECIDE_HEADS = 1000
+
+
+class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
+    """A Keras model as a scikit-learn classifier, with correct probabilities.
+
+    A drop-in replacement for ``scikeras.wrappers.KerasClassifier``: the same
+    parameters and routing (``model__*``, ``fit__*``, ``predict__*``,
+    ``optimizer__*``, ``loss__*``, build functions taking ``meta`` and
+    ``compile_kwargs``). On top, each output head of the model is inspected at
+    fit time -- probabilities or logits, softmax or sigmoid -- and
+    ``predict_proba`` always returns probabilities whose rows sum to one.
+
+    Parameters
+    ----------
+    model : callable or keras.Model, default=None
+        A function returning a (compiled) Keras model, or a model instance. An
+        instance is cloned with fresh weights for every fit; the object passed
+        is never trained.
+    build_fn : callable or keras.Model, default=None
+        scikeras' deprecated alias of ``model``.
+    logits : "auto", bool or list of those, default="auto"
+        Whether the model outputs logits (True) or probabilities (False).
+        ``"auto"`` decides per head: a compiled loss with ``from_logits=True``
+        means logits, otherwise the activation producing the output decides.
+        Give a list for one value per output head.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, folded into ``sample_weight`` (never in place).
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the current model.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout and shuffling for reproducible
+        fits. Global random generators are restored after ``fit``.
+    optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
+        Used when the model is not already compiled.
+    loss : str, keras.losses.Loss, class or callable, default=None
+        Used when the model is not already compiled.
+    metrics : list, default=None
+        Keras metrics, used when the model is not already compiled.
+    batch_size : int, default=None
+        Batch size for training (Keras' default of 32 if None).
+    validation_batch_size : int, default=None
+        Batch size for validation data.
+    verbose : int, default=0
+        Keras' verbosity during ``fit``.
+    callbacks : list of keras.callbacks.Callback, default=None
+        Callbacks for ``fit``.
+    validation_split : float, default=0.0
+        Fraction of the training data held out for validation in Keras.
+    shuffle : bool, default=True
+        Whether Keras shuffles the training data every epoch.
+    run_eagerly : bool, default=False
+        Compile the model to run eagerly (for debugging).
+    epochs : int, default=1
+        Number of training epochs.
+    **kwargs : dict
+        Routed parameters such as ``model__hidden=32``, ``fit__epochs=5``,
+        ``predict__batch_size=1024`` or ``optimizer__learning_rate=0.01``.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained Keras model.
+    heads_ : tuple of Head
+        One description per output head: units, link, whether it emits logits
+        and why (``source``).
+    classes_ : ndarray of shape (n_classes,) or list of ndarray
+        Class labels; for a multi-output model, one array per head. For
+        multi-label targets, the label indices.
+    n_classes_ : int or list of int
+        Number of classes (per head for multi-output models).
+    target_type_ : str
+        ``sklearn.utils.multiclass.type_of_target`` of the training y.
+    n_features_in_ : int
+        Number of features (size of the second axis of X) seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X, when X was a DataFrame with string column names.
+    history_ : dict
+        Keras training history, one list per metric.
+
+    See Also
+    --------
+    KerasRegressor : The regression counterpart.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from sklearn.datasets import load_iris
+    >>> from skkeras_proba import KerasClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> def build(meta):
+    ...     model = keras.Sequential([
+    ...         keras.Input((meta["n_features_in_"],)),
+    ...         keras.layers.Dense(meta["n_classes_"]),  # logits
+    ...     ])
+    ...     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+    ...         from_logits=True))
+    ...     return model
+    >>> clf = KerasClassifier(build, epochs=2, random_state=0).fit(X, y)
+    >>> clf.heads_[0].logits
+    True
+    >>> clf.predict_proba(X[:2]).sum(axis=1).round(6)
+    array([1., 1.])
+    """
+
+    _parameter_constraints: dict = {
+        "logits": [StrOptions({"auto"}), "boolean", list, tuple],
+    }
+
+    def __init__(
+        self,
+        model: Callable[..., keras.Model] | keras.Model | None = None,
+        *,
+        build_fn: Callable[..., keras.Model] | keras.Model | None = None,
+        logits: LogitsOption | Sequence[LogitsOption] = "auto",
+        class_weight: dict | str | None = None,
+        warm_start: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: list | None = None,
+        batch_size: int | None = None,
+        validation_batch_size: int | None = None,
+        verbose: int = 0,
+        callbacks: list | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        run_eagerly: bool = False,
+        epochs: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model=model,
+            build_fn=build_fn,
+            warm_start=warm_start,
+            random_state=random_state,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            batch_size=batch_size,
+            validation_batch_size=validation_batch_size,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            run_eagerly=run_eagerly,
+            epochs=epochs,
+            **kwargs,
+        )
+        self.logits = logits
+        self.class_weight = class_weight
+
+    @property
+    def _fit_kwargs(self) -> set[str]:
+        # class_weight is folded into sample_weight, not passed to Keras.
+        return KerasEstimatorBase._fit_kwargs - {"class_weight"}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    @classmethod
+    def from_trained(
+        cls,
+        model: keras.Model,
+        classes: Any,
+        *,
+        logits: LogitsOption | Sequence[LogitsOption] = "auto",
+        multilabel: bool = False,
+    ) -> KerasClassifier:
+        """Wrap an already trained Keras model as a fitted classifier.
+
+        Parameters
+        ----------
+        model : keras.Model
+            A trained Functional or Sequential model; it is used as is.
+        classes : array-like or list of array-like
+            The labels the output units stand for, in unit order; one
+            array-like per head for a model with several outputs.
+        logits : "auto", bool or list of those, default="auto"
+            As for the constructor.
+        multilabel : bool, default=False
+            Whether a single sigmoid head predicts independent labels.
+
+        Returns
+        -------
+        classifier : KerasClassifier
+            Fitted: ``predict``, ``predict_proba``, ``decision_function`` and
+            ``score`` work at once. ``fit`` trains a fresh clone of ``model``.
+        """
+        clf = cls(model=model, logits=logits)
+        clf._validate_params()
+        heads = inspect_heads(model, logits)
+        undecided = [h.name for h in heads if h.logits is None]
+        if undecided:
+            raise ValueError(
+                f"Cannot tell whether outputs {undecided} emit probabilities or "
+                "logits from the model's graph, and there is no training data to "
+                "look at. Pass logits=True or logits=False."
+            )
+        per_head = [classes] if len(heads) == 1 else list(classes)
+        classes_ = [np.asarray(c) for c in per_head]
+        kind = _targets.MULTILABEL if multilabel else None
+        if len(heads) > 1:
+            kind = _targets.MULTIOUTPUT
+        elif kind is None:
+            kind = _targets.BINARY if len(classes_[0]) == 2 else _targets.MULTICLASS
+        clf._bind(heads, classes_, kind)
+        input_shape = tuple(model.inputs[0].shape)
+        clf.n_features_in_ = input_shape[1]
+        clf.X_shape_ = input_shape
+        clf.feature_encoder_ = clf.feature_encoder
+        clf.model_ = model
+        clf._forward = Forward(model)
+        return clf
+
+    def _check_y(self, y: Any) -> np.ndarray:
+        y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        return y
+
+    def _set_target_metadata(self, y: np.ndarray) -> None:
+        """Attributes a build function may read from ``meta`` (as scikeras)."""
+        self.target_type_ = type_of_target(y)
+        multilabel = self.target_type_ == "multilabel-indicator"
+        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        self.n_outputs_expected_ = 1 if y.ndim == 1 or multilabel else y.shape[1]
+        kind = _targets.MULTILABEL if multilabel else _targets.MULTICLASS
+        if y.ndim == 2 and not multilabel:
+            kind = _targets.MULTIOUTPUT
+        classes = _targets.column_classes(y, kind)
+        self.classes_ = classes[0] if len(classes) == 1 else classes
+        self.n_classes_ = (
+            len(classes[0]) if len(classes) == 1 else [len(c) for c in classes]
+        )
+
+    def _bind_model(self, X: Any, y: np.ndarray) -> None:
+        """Inspect the built model's heads and check them against y."""
+        output_units = None
+        if not hasattr(self.model_, "outputs"):  # subclassed: run it once
+            probe = Forward(self.model_)(self._encode_features(X[:1]))
+            output_units = [o.shape[-1] for o in probe]
+        heads = inspect_heads(self.model_, self.logits, output_units=output_units)
+        kind = _targets.target_kind(y, self.target_type_, len(heads))
+        self._bind(heads, _targets.column_classes(y, kind), kind)
+        warn_on_loss_mismatch(self.heads_)
+
+    def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):
+        if len(classes) != len(heads):
+            raise ValueError(
+                f"Got {len(classes)} sets of classes for a model with "
+                f"{len(heads)} outputs; give one per output."
+            )
+        for head, head_classes in zip(heads, classes, strict=True):
+            _targets.check_head_units(head, head_classes, kind)
+        self.heads_ = tuple(heads)
+        self.target_kind_ = kind
+        self._head_classes = classes
+        self.classes_ = classes if kind == _targets.MULTIOUTPUT else classes[0]
+        self.n_classes_ = (
+            [len(c) for c in classes]
+            if kind == _targets.MULTIOUTPUT
+            else len(classes[0])
+        )
+
+    def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
+        return _targets.encode(y, self._head_classes, self.heads_, self.target_kind_)
+
+    def _after_training(self, X: Any) -> None:
+        if any(head.logits is None for head in self.heads_):
+            raw = self._forward_unchecked(X[:_ROWS_TO_DECIDE_HEADS])
+            self.heads_ = resolve_heads(self.heads_, raw)
+
+    def _per_head(self, X: Any, decode: Callable) -> list[np.ndarray]:
+        raw = self._raw_outputs(X)
+        return [
+            decode(r.reshape(len(r), -1), head, self.target_kind_)
+            for r, head in zip(raw, self.heads_, strict=True)
+        ]
+
+    def _single_or_list(self, per_head: list[np.ndarray]) -> Any:
+        return per_head if self.target_kind_ == _targets.MULTIOUTPUT else per_head[0]
+
+    def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Class probabilities for X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes) or list of ndarray
+            Column ``j`` is the probability of ``classes_[j]``; rows sum to
+            one, also for one-unit sigmoid and logits heads. For multi-label
+            targets, independent per-label probabilities of shape
+            (n_samples, n_labels); for multi-output models, one array per head.
+        """
+        return self._single_or_list(self._per_head(X, _targets.head_proba))
+
+    def predict_log_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Log of class probabilities, computed stably from logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes) or list of ndarray
+            Same layout as :meth:`predict_proba`.
+        """
+        return self._single_or_list(self._per_head(X, _targets.head_log_proba))
+
+    def decision_function(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Logits: confidence scores per class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the log-odds of ``classes_[1]``; otherwise the
+            per-class logits (log-probabilities for probability heads). For
+            multi-label targets, per-label log-odds.
+        """
+        return self._single_or_list(self._per_head(X, _targets.head_decision))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels, in the label space of the training y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The most probable class; for multi-label targets the 0/1 indicator
+            matrix (threshold 0.5); for multi-output models one column per head.
+        """
+        probas = self._per_head(X, _targets.head_proba)
+        labels = [
+            _targets.head_labels(p, classes, self.target_kind_)
+            for p, classes in zip(probas, self._head_classes, strict=True)
+        ]
+        if self.target_kind_ == _targets.MULTIOUTPUT:
+            return np.column_stack(labels)
+        return labels[0]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy; for multi-output models, the subset accuracy.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Fraction of samples whose every label is predicted correctly.
+        """
+        check_is_fitted(self)
+        if self.target_kind_ != _targets.MULTIOUTPUT:
+            return super().score(X, y, sample_weight=sample_weight)
+        correct = np.all(self.predict(X) == np.asarray(y), axis=1)
+        return float(np.average(correct, weights=sample_weight))

@@ -1,0 +1,162 @@
+"""NumPy maths turning a head's raw output into probabilities and decision values.
+
+Pure NumPy: no Keras, no scikit-learn. Every function works in float64 so that
+probabilities computed from float32 model outputs sum to one to double precision
+and log-probabilities of confident predictions stay finite.
+
+A head's raw output is described by two words (see ``skkeras_proba._heads``):
+
+``logits``
+    True when the output is an unnormalised score, False when it is already a
+    probability.
+``link``
+    ``"softmax"`` (units are mutually exclusive classes) or ``"sigmoid"``
+    (each unit is an independent probability).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SOFTMAX = "softmax"
+SIGMOID = "sigmoid"
+
+# Probabilities are clipped to [TINY, 1 - TINY] only where a log-odds must be
+# recovered from a probability; log_proba itself is never clipped.
+_TINY = np.finfo(np.float64).tiny
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum for stability."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax, finite for any finite input."""
+    z = np.asarray(z, dtype=np.float64)
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function, without overflow for large ``|z|``."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """Element-wise ``log(sigmoid(z))``, finite for any finite input."""
+    return -np.logaddexp(0.0, -np.asarray(z, dtype=np.float64))
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """Element-wise log-odds ``log(p / (1 - p))`` of probabilities."""
+    p = np.clip(np.asarray(p, dtype=np.float64), _TINY, 1.0)
+    return np.log(p) - np.log1p(-np.minimum(p, 1.0 - np.finfo(np.float64).eps))
+
+
+def _binary_scores(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
+    """Log-odds of the positive class for a binary head, shape (n_samples,)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.shape[1] == 1:
+        return raw[:, 0] if logits else logit(raw[:, 0])
+    log_p = log_proba(raw, link=link, logits=logits)
+    return log_p[:, 1] - log_p[:, 0]
+
+
+def predict_proba(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
+    """Class probabilities from one head's raw output.
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_samples, n_units)
+        What the model's head returned.
+    link : {"softmax", "sigmoid"}
+        How the head's units relate to classes.
+    logits : bool
+        Whether ``raw`` holds unnormalised scores (True) or probabilities.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Rows sum to one. A single unit is expanded to two columns
+        ``[1 - p, p]``; several sigmoid units describing mutually exclusive
+        classes are normalised per row.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.shape[1] == 1:
+        p = sigmoid(raw[:, 0]) if logits else raw[:, 0]
+        return np.column_stack([1.0 - p, p])
+    if link == SOFTMAX:
+        return softmax(raw) if logits else raw
+    p = sigmoid(raw) if logits else raw
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def log_proba(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
+    """Log of :func:`predict_proba`, computed without ``log(softmax(z))``.
+
+    For logits heads the result is finite for any finite input; for heads that
+    already output probabilities it is ``log(p)``, which is ``-inf`` only where
+    the model itself returned a probability of exactly zero.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        if raw.shape[1] == 1:
+            if logits:
+                z = raw[:, 0]
+                return np.column_stack([log_sigmoid(-z), log_sigmoid(z)])
+            p = raw[:, 0]
+            return np.column_stack([np.log1p(-p), np.log(p)])
+        if not logits:
+            return np.log(predict_proba(raw, link=link, logits=False))
+        if link == SOFTMAX:
+            return log_softmax(raw)
+        log_p = log_sigmoid(raw)
+        return log_softmax(log_p)
+
+
+def decision_function(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
+    """Scikit-learn decision values from one head's raw output.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        For two classes, the log-odds of the second class (positive means
+        ``classes_[1]``). For more classes, per-class log-probabilities up to a
+        per-row constant: the raw logits where the head emits logits.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    n_classes = max(raw.shape[1], 2)
+    if n_classes == 2:
+        return _binary_scores(raw, link=link, logits=logits)
+    if logits and link == SOFTMAX:
+        return raw
+    return log_proba(raw, link=link, logits=logits)
+
+
+def multilabel_proba(raw: np.ndarray, *, logits: bool) -> np.ndarray:
+    """Independent per-label probabilities of a multi-label sigmoid head."""
+    return sigmoid(raw) if logits else np.asarray(raw, dtype=np.float64)
+
+
+def multilabel_decision(raw: np.ndarray, *, logits: bool) -> np.ndarray:
+    """Per-label log-odds of a multi-label sigmoid head."""
+    raw = np.asarray(raw, dtype=np.float64)
+    return raw if logits else logit(raw)
+
+
+def looks_like_probabilities(raw: np.ndarray, *, link: str) -> bool:
+    """Whether outputs are plausibly probabilities rather than logits.
+
+    Used only when a head cannot be inspected: every value must lie in
+    ``[0, 1]`` and, for a softmax head with several units, rows must sum to 1.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.size == 0 or raw.min() < 0.0 or raw.max() > 1.0:
+        return False
+    if link == SOFTMAX and raw.shape[1] > 1:
+        return bool(np.allclose(raw.sum(axis=1), 1.0, atol=1e-3))
+    return True

@@ -1,0 +1,191 @@
+"""KerasRegressor: a Keras model as a scikit-learn regressor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.utils.validation import column_or_1d
+
+from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._heads import output_names
+from skkeras_proba._inference import Forward
+
+
+class KerasRegressor(RegressorMixin, KerasEstimatorBase):
+    """A Keras model as a scikit-learn regressor.
+
+    A drop-in replacement for ``scikeras.wrappers.KerasRegressor`` with the same
+    parameters and routing, fast prediction, and y's shape kept: y of shape
+    (n_samples,) gives predictions of shape (n_samples,), y of shape
+    (n_samples, n_targets) gives (n_samples, n_targets).
+
+    Parameters
+    ----------
+    model : callable or keras.Model, default=None
+        A function returning a (compiled) Keras model, or a model instance,
+        cloned with fresh weights for every fit. Its output units (summed over
+        outputs, for a model with several) must equal y's number of targets.
+    build_fn : callable or keras.Model, default=None
+        scikeras' deprecated alias of ``model``.
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the current model.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout and shuffling for reproducible
+        fits. Global random generators are restored after ``fit``.
+    optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
+        Used when the model is not already compiled.
+    loss : str, keras.losses.Loss, class or callable, default=None
+        Used when the model is not already compiled.
+    metrics : list, default=None
+        Keras metrics, used when the model is not already compiled.
+    batch_size : int, default=None
+        Batch size for training (Keras' default of 32 if None).
+    validation_batch_size : int, default=None
+        Batch size for validation data.
+    verbose : int, default=0
+        Keras' verbosity during ``fit``.
+    callbacks : list of keras.callbacks.Callback, default=None
+        Callbacks for ``fit``.
+    validation_split : float, default=0.0
+        Fraction of the training data held out for validation in Keras.
+    shuffle : bool, default=True
+        Whether Keras shuffles the training data every epoch.
+    run_eagerly : bool, default=False
+        Compile the model to run eagerly (for debugging).
+    epochs : int, default=1
+        Number of training epochs.
+    **kwargs : dict
+        Routed parameters such as ``model__hidden=32`` or ``fit__epochs=5``.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained Keras model.
+    n_outputs_ : int
+        Number of regression targets (columns of y).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of X, when X was a DataFrame with string column names.
+    history_ : dict
+        Keras training history, one list per metric.
+
+    See Also
+    --------
+    KerasClassifier : The classification counterpart.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skkeras_proba import KerasRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> def build(meta):
+    ...     model = keras.Sequential([
+    ...         keras.Input((meta["n_features_in_"],)),
+    ...         keras.layers.Dense(meta["n_outputs_"]),
+    ...     ])
+    ...     model.compile("adam", "mse")
+    ...     return model
+    >>> reg = KerasRegressor(build, epochs=2, random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        model: Callable[..., keras.Model] | keras.Model | None = None,
+        *,
+        build_fn: Callable[..., keras.Model] | keras.Model | None = None,
+        warm_start: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: list | None = None,
+        batch_size: int | None = None,
+        validation_batch_size: int | None = None,
+        verbose: int = 0,
+        callbacks: list | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        run_eagerly: bool = False,
+        epochs: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model=model,
+            build_fn=build_fn,
+            warm_start=warm_start,
+            random_state=random_state,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            batch_size=batch_size,
+            validation_batch_size=validation_batch_size,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            run_eagerly=run_eagerly,
+            epochs=epochs,
+            **kwargs,
+        )
+
+    def _check_y(self, y: Any) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return y
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=True):
+        return super()._validate_data(X, y, reset=reset, y_numeric=True)
+
+    def _set_target_metadata(self, y: np.ndarray) -> None:
+        """Attributes a build function may read from ``meta`` (as scikeras)."""
+        self.target_type_ = "continuous" if y.ndim == 1 else "continuous-multioutput"
+        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        self.n_outputs_expected_ = 1
+
+    def _bind_model(self, X: Any, y: np.ndarray) -> None:
+        """Check that the model's output units cover y's targets."""
+        try:
+            units = [int(t.shape[-1]) for t in self.model_.outputs]
+        except AttributeError:  # subclassed model: run it once
+            units = [o.shape[-1] for o in self._probe_outputs(X)]
+        if sum(units) != self.n_outputs_:
+            raise ValueError(
+                f"The model's outputs {output_names(self.model_)} have {sum(units)} "
+                f"units in all, but y has {self.n_outputs_} targets. End the model "
+                f"with Dense({self.n_outputs_})."
+            )
+        self._output_units = units
+
+    def _probe_outputs(self, X: Any) -> list[np.ndarray]:
+        return Forward(self.model_)(self._encode_features(X[:1]))
+
+    def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
+        y = y.reshape(len(y), -1).astype(np.float32)
+        bounds = np.cumsum(self._output_units)[:-1]
+        return np.split(y, bounds, axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Float64, shaped like the training y.
+        """
+        raw = self._raw_outputs(X)
+        y_pred = np.column_stack([r.reshape(len(r), -1) for r in raw])
+        y_pred = y_pred.astype(np.float64)
+        return y_pred[:, 0] if self.n_outputs_ == 1 else y_pred

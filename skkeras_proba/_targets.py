@@ -1,0 +1,138 @@
+"""Targets: classes, encoding y for Keras, decoding head outputs for scikit-learn.
+
+The encoding of y is chosen per head from the loss the model was *compiled*
+with (one-hot for categorical cross-entropy, integer codes for the sparse
+variant, 0/1 for a single unit), never from the estimator's ``loss`` parameter
+alone, so a build function that compiles its own loss just works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from skkeras_proba import _proba
+from skkeras_proba._heads import ONE_HOT_LOSSES, Head
+
+BINARY = "binary"
+MULTICLASS = "multiclass"
+MULTILABEL = "multilabel"
+MULTIOUTPUT = "multioutput"
+
+
+def target_kind(y: np.ndarray, type_of_target: str, n_heads: int) -> str:
+    """How y maps onto the model's heads.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,) or (n_samples, n_columns)
+    type_of_target : str
+        ``sklearn.utils.multiclass.type_of_target(y)``.
+    n_heads : int
+        Number of outputs of the model.
+    """
+    if y.ndim == 1:
+        return BINARY if type_of_target == BINARY else MULTICLASS
+    if n_heads > 1:
+        if y.shape[1] != n_heads:
+            raise ValueError(
+                f"y has {y.shape[1]} columns, but the model has {n_heads} outputs. "
+                "A model with several outputs needs one column of y per output, "
+                "in the order of model.outputs."
+            )
+        return MULTIOUTPUT
+    if type_of_target == "multilabel-indicator":
+        return MULTILABEL
+    raise ValueError(
+        f"y has {y.shape[1]} columns of labels ({type_of_target}), but the model "
+        "has a single output. Build a model with one output per column "
+        "(keras.Model(inputs, [head_1, head_2, ...])), or pass a 0/1 indicator "
+        "matrix for multi-label classification."
+    )
+
+
+def column_classes(y: np.ndarray, kind: str) -> list[np.ndarray]:
+    """Sorted classes of each column of y that a head predicts."""
+    if kind == MULTILABEL:
+        return [np.arange(y.shape[1])]
+    columns = [y] if y.ndim == 1 else [y[:, j] for j in range(y.shape[1])]
+    return [np.unique(column) for column in columns]
+
+
+def check_head_units(head: Head, classes: np.ndarray, kind: str) -> None:
+    """Raise if a head's number of units cannot describe these classes."""
+    n_classes = len(classes)
+    if kind == MULTILABEL:
+        valid, advice = {n_classes}, f"Dense({n_classes}, activation='sigmoid')"
+    elif n_classes == 2:
+        valid = {1, 2}
+        advice = "Dense(1, activation='sigmoid') or Dense(2, activation='softmax')"
+    else:
+        valid, advice = {n_classes}, f"Dense({n_classes}, activation='softmax')"
+    if head.units not in valid:
+        what = "labels" if kind == MULTILABEL else "classes"
+        shown = list(classes[:10]) + (["..."] if n_classes > 10 else [])
+        raise ValueError(
+            f"The model's output {head.name!r} has {head.units} units, but y has "
+            f"{n_classes} {what} {shown}. For {n_classes} {what} use {advice}."
+        )
+    if n_classes < 2 and kind != MULTILABEL:
+        raise ValueError(
+            f"y has a single class {list(classes)} for output {head.name!r}; a "
+            "classifier needs at least 2 classes."
+        )
+
+
+def encode_column(codes: np.ndarray, n_classes: int, head: Head) -> np.ndarray:
+    """Integer class codes of one column, in the form the head's loss expects."""
+    if head.loss in ONE_HOT_LOSSES:
+        return np.eye(n_classes, dtype=np.float32)[codes]
+    if head.units == 1:
+        return codes.astype(np.float32)
+    return codes.astype(np.int32)
+
+
+def encode(
+    y: np.ndarray, classes: Sequence[np.ndarray], heads: Sequence[Head], kind: str
+) -> list[np.ndarray]:
+    """y as Keras training targets, one array per head."""
+    if kind == MULTILABEL:
+        return [np.asarray(y, dtype=np.float32)]
+    columns = [y] if y.ndim == 1 else [y[:, j] for j in range(y.shape[1])]
+    return [
+        encode_column(np.searchsorted(cls, column), len(cls), head)
+        for column, cls, head in zip(columns, classes, heads, strict=True)
+    ]
+
+
+def head_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
+    """Probabilities of one head: (n_samples, n_classes) or (n_samples, n_labels)."""
+    if kind == MULTILABEL:
+        return _proba.multilabel_proba(raw, logits=head.logits)
+    return _proba.predict_proba(raw, link=head.link, logits=head.logits)
+
+
+def head_log_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
+    """Log-probabilities of one head, computed stably from logits."""
+    if kind == MULTILABEL:
+        if head.logits:
+            return _proba.log_sigmoid(raw)
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(raw, dtype=np.float64))
+    return _proba.log_proba(raw, link=head.link, logits=head.logits)
+
+
+def head_decision(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
+    """Decision values of one head, scikit-learn shaped."""
+    if kind == MULTILABEL:
+        return _proba.multilabel_decision(raw, logits=head.logits)
+    return _proba.decision_function(raw, link=head.link, logits=head.logits)
+
+
+def head_labels(proba: np.ndarray, classes: np.ndarray, kind: str) -> np.ndarray:
+    """Labels from one head's probabilities, in the original label space."""
+    if kind == MULTILABEL:
+        return (proba > 0.5).astype(int)
+    return classes[np.argmax(proba, axis=1)]
+
