@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
@@ -111,8 +112,15 @@ class KerasEstimatorBase(ScikerasFixes):
         **kwargs: Any,
     ) -> None:
         self._validate_params()
+        if y is None:  # scikit-learn's wording, which its checks expect
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
         reset = not (warm_start and self.__sklearn_is_fitted__())
         X, y = self._validate_data(X, self._check_y(y), reset=reset)
+        if sp.issparse(X):
+            X = X.toarray()  # Keras trains on dense tensors only
         weight = self._fit_sample_weight(X, y, sample_weight)
         if weight is not None:
             kept = weight != 0  # scikit-learn semantics: zero weight = absent

@@ -240,6 +240,76 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         clf._forward = Forward(model)
         return clf
 
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any):
+        """Build a new model and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+                (n_samples, ...)
+            Training inputs. N-dimensional arrays (e.g. images) are passed to
+            the model as they are; sparse matrices are densified for Keras.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels; a 0/1 indicator matrix for multi-label targets, or
+            one column per output head for a multi-output model.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights; samples with zero weight are left out.
+        **kwargs : dict
+            Passed to ``keras.Model.fit``; prefer ``fit__<name>`` parameters.
+
+        Returns
+        -------
+        self : KerasClassifier
+            The fitted classifier.
+        """
+        self._partial_fit_classes = None
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        classes: Any = None,
+        sample_weight: Any = None,
+        **kwargs: Any,
+    ):
+        """Train for one more epoch, building the model on the first call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            All classes that will ever be seen; needed on the first call when
+            that call's y does not contain every class.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+        **kwargs : dict
+            Passed to ``keras.Model.fit``.
+
+        Returns
+        -------
+        self : KerasClassifier
+            The classifier, trained one epoch further.
+        """
+        self._partial_fit_classes = classes
+        return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def _classes(self, y: np.ndarray, kind: str) -> list[np.ndarray]:
+        hint = getattr(self, "_partial_fit_classes", None)
+        if hint is None or y.ndim != 1:
+            return _targets.column_classes(y, kind)
+        classes = np.unique(np.asarray(hint))
+        unseen = np.setdiff1d(y, classes)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {list(unseen[:10])} that are not in classes="
+                f"{list(classes[:10])}. Pass every label to classes=."
+            )
+        return [classes]
+
     def _check_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
         if y.ndim == 2 and y.shape[1] == 1:
@@ -256,7 +326,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         kind = _targets.MULTILABEL if multilabel else _targets.MULTICLASS
         if y.ndim == 2 and not multilabel:
             kind = _targets.MULTIOUTPUT
-        classes = _targets.column_classes(y, kind)
+        classes = self._classes(y, kind)
         self.classes_ = classes[0] if len(classes) == 1 else classes
         self.n_classes_ = (
             len(classes[0]) if len(classes) == 1 else [len(c) for c in classes]
@@ -270,7 +340,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             output_units = [o.shape[-1] for o in probe]
         heads = inspect_heads(self.model_, self.logits, output_units=output_units)
         kind = _targets.target_kind(y, self.target_type_, len(heads))
-        self._bind(heads, _targets.column_classes(y, kind), kind)
+        self._bind(heads, self._classes(y, kind), kind)
         warn_on_loss_mismatch(self.heads_)
 
     def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):

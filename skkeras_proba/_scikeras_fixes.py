@@ -45,7 +45,7 @@ class ScikerasFixes(BaseWrapper):
         """
         kwargs = {
             "reset": reset,
-            "accept_sparse": ["csr", "csc", "coo"],
+            "accept_sparse": ["csr", "csc"],
             "allow_nd": True,
             "dtype": "numeric",
         }

@@ -79,8 +79,8 @@ def check_head_units(head: Head, classes: np.ndarray, kind: str) -> None:
         )
     if n_classes < 2 and kind != MULTILABEL:
         raise ValueError(
-            f"y has a single class {list(classes)} for output {head.name!r}; a "
-            "classifier needs at least 2 classes."
+            f"y contains 1 class {list(classes)} for output {head.name!r}; a "
+            "classifier needs samples of at least 2 classes."
         )
 
 

@@ -66,14 +66,46 @@ def one_hot_softmax_head(meta, hidden=HIDDEN, learning_rate=0.01):
     return model
 
 
-def auto_head(meta, hidden=HIDDEN, learning_rate=0.01):
-    """Picks the head from the target: one logit unit for binary, else n logits.
+def multilabel_logits_head(meta, hidden=HIDDEN, learning_rate=0.01):
+    """Dense(n_labels) linear + BinaryCrossentropy(from_logits=True)."""
+    inputs, x = _body(meta, hidden)
+    outputs = keras.layers.Dense(meta["n_classes_"])(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        keras.losses.BinaryCrossentropy(from_logits=True),
+    )
+    return model
 
-    Used by scikit-learn's estimator checks, which mix binary and multiclass y.
+
+def softmax_heads_per_column(meta, hidden=HIDDEN, learning_rate=0.01):
+    """One Dense(n_classes_j, softmax) head per column of a multi-output y."""
+    inputs, x = _body(meta, hidden)
+    outputs = [
+        keras.layers.Dense(n_classes, activation="softmax", name=f"column_{j}")(x)
+        for j, n_classes in enumerate(meta["n_classes_"])
+    ]
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        keras.optimizers.Adam(learning_rate),
+        ["sparse_categorical_crossentropy"] * len(outputs),
+    )
+    return model
+
+
+def auto_head(meta, hidden=HIDDEN, learning_rate=0.01):
+    """Picks the head from the target type, as a user's build function might.
+
+    Used by scikit-learn's estimator checks, which mix binary, multiclass,
+    multi-label and multi-output targets.
     """
-    if meta["target_type_"] == "binary":
-        return logit_unit_head(meta, hidden, learning_rate)
-    return logits_head(meta, hidden, learning_rate)
+    factories = {
+        "binary": logit_unit_head,
+        "multilabel-indicator": multilabel_logits_head,
+        "multiclass-multioutput": softmax_heads_per_column,
+    }
+    factory = factories.get(meta["target_type_"], logits_head)
+    return factory(meta, hidden, learning_rate)
 
 
 def linear_regression_head(meta, hidden=HIDDEN, learning_rate=0.01):

@@ -11,7 +11,26 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 from skkeras_proba import KerasClassifier, KerasRegressor
 from tests.models import auto_head, linear_regression_head
 
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+_FLOAT32 = (
+    "Keras computes in float32: a row's outputs can differ by one float32 ulp "
+    "(~1e-7 relative) with the batch it is computed in, just above the check's "
+    "float64 tolerance; test_inference pins invariance to float32 precision."
+)
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_estimator_tags_renamed": (
+        "scikeras.wrappers.BaseWrapper, our base class, defines _more_tags; our "
+        "classes define __sklearn_tags__, which is what scikit-learn reads."
+    ),
+    "check_sample_weight_equivalence_on_dense_data": (
+        "Mini-batch SGD: a weight of 2 scales a sample's gradient, it does not "
+        "duplicate the sample in the batches and epochs seen."
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": (
+        "Mini-batch SGD: a weight of 2 is not the same as a repeated sample."
+    ),
+    "check_methods_subset_invariance": _FLOAT32,
+    "check_methods_sample_order_invariance": _FLOAT32,
+}
 
 
 def _cases():
@@ -24,16 +43,22 @@ def _cases():
         ),
     }
     for name, estimator in estimators.items():
-        for est, check in estimator_checks_generator(
+        for case in estimator_checks_generator(
             estimator,
             expected_failed_checks=EXPECTED_FAILED_CHECKS,
             mark="xfail",
             xfail_strict=True,
         ):
+            # Expected failures come wrapped in pytest.param with an xfail mark.
+            (est, check), marks = getattr(case, "values", case), getattr(
+                case, "marks", ()
+            )
             check_name = getattr(check, "func", check).__name__
             kwargs = getattr(check, "keywords", {})
             suffix = ",".join(f"{k}={v}" for k, v in kwargs.items())
-            yield pytest.param(est, check, id=f"{name}-{check_name}({suffix})")
+            yield pytest.param(
+                est, check, marks=marks, id=f"{name}-{check_name}({suffix})"
+            )
 
 
 @pytest.mark.parametrize(("estimator", "check"), list(_cases()))
