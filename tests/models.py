@@ -20,7 +20,9 @@ def softmax_head(meta, hidden=HIDDEN, learning_rate=0.01):
     inputs, x = _body(meta, hidden)
     outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(x)
     model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
+    model.compile(
+        keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy"
+    )
     return model
 
 

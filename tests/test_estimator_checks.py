@@ -50,8 +50,9 @@ def _cases():
             xfail_strict=True,
         ):
             # Expected failures come wrapped in pytest.param with an xfail mark.
-            (est, check), marks = getattr(case, "values", case), getattr(
-                case, "marks", ()
+            (est, check), marks = (
+                getattr(case, "values", case),
+                getattr(case, "marks", ()),
             )
             check_name = getattr(check, "func", check).__name__
             kwargs = getattr(check, "keywords", {})

@@ -1,0 +1,78 @@
+"""The fast forward pass gives the slow path's numbers, at any batch size."""
+
+import pickle
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+
+from skkeras_proba import KerasClassifier
+from skkeras_proba._inference import Forward
+from tests.models import logits_head
+
+X, Y = load_digits(return_X_y=True)
+X = (X / 16.0)[:400]
+Y = Y[:400]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return KerasClassifier(logits_head, epochs=2, random_state=0).fit(X, Y)
+
+
+def test_fast_path_matches_keras_predict(fitted):
+    slow = fitted.model_.predict(X.astype(np.float32), verbose=0)
+    (fast,) = Forward(fitted.model_)(X)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 399, 400, 10_000])
+def test_any_batch_size_gives_the_same_outputs_to_float32_precision(fitted, batch_size):
+    (reference,) = Forward(fitted.model_)(X, batch_size=400)
+    (batched,) = Forward(fitted.model_)(X, batch_size=batch_size)
+    np.testing.assert_allclose(batched, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_batch_size_parameter_is_honoured(fitted):
+    small = KerasClassifier(
+        logits_head, epochs=2, random_state=0, predict__batch_size=3
+    ).fit(X, Y)
+    np.testing.assert_allclose(
+        small.predict_proba(X), fitted.predict_proba(X), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_varying_batch_sizes_do_not_retrace_or_warn(fitted):
+    forward = Forward(fitted.model_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for n in (1, 2, 3, 5, 8, 13, 21, 34):
+            forward(X[:n])
+    assert forward._traced.experimental_get_tracing_count() == 1
+
+
+def test_probabilities_survive_pickling_unchanged(fitted):
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_sparse_input_is_densified_per_batch(fitted):
+    (dense,) = Forward(fitted.model_)(X)
+    (sparse,) = Forward(fitted.model_)(sp.csr_matrix(X), batch_size=50)
+    np.testing.assert_allclose(sparse, dense, rtol=1e-5, atol=1e-6)
+
+
+def test_every_output_of_a_multi_output_model_is_returned_in_order():
+    inputs = keras.Input((3,))
+    model = keras.Model(
+        inputs,
+        [
+            keras.layers.Dense(1, name="a")(inputs),
+            keras.layers.Dense(2, name="b")(inputs),
+        ],
+    )
+    a, b = Forward(model)(np.ones((5, 3)))
+    assert a.shape == (5, 1) and b.shape == (5, 2)
