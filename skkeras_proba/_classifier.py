@@ -314,12 +314,18 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        if y.ndim == 2 and y.dtype == object:
+            # type_of_target sorts all of y at once, which fails for columns of
+            # different label types (e.g. str and int): check column by column.
+            for column in y.T:
+                check_classification_targets(np.asarray(column.tolist()))
+        else:
+            check_classification_targets(y)
         return y
 
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""
-        self.target_type_ = type_of_target(y)
+        self.target_type_ = _type_of_target(y)
         multilabel = self.target_type_ == "multilabel-indicator"
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self.n_outputs_expected_ = 1 if y.ndim == 1 or multilabel else y.shape[1]
@@ -448,9 +454,12 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             _targets.head_labels(p, classes, self.target_kind_)
             for p, classes in zip(probas, self._head_classes, strict=True)
         ]
-        if self.target_kind_ == _targets.MULTIOUTPUT:
-            return np.column_stack(labels)
-        return labels[0]
+        if self.target_kind_ != _targets.MULTIOUTPUT:
+            return labels[0]
+        dtypes = {column.dtype for column in labels}
+        # column_stack would turn mixed labels (e.g. str and int) into strings.
+        dtype = dtypes.pop() if len(dtypes) == 1 else object
+        return np.column_stack([column.astype(dtype) for column in labels])
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy; for multi-output models, the subset accuracy.
@@ -474,3 +483,10 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             return super().score(X, y, sample_weight=sample_weight)
         correct = np.all(self.predict(X) == np.asarray(y), axis=1)
         return float(np.average(correct, weights=sample_weight))
+
+
+def _type_of_target(y: np.ndarray) -> str:
+    """``type_of_target``, also for object y whose columns hold different types."""
+    if y.ndim == 2 and y.dtype == object:
+        return "multiclass-multioutput"
+    return type_of_target(y)

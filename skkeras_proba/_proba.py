@@ -89,8 +89,9 @@ def predict_proba(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
     if raw.shape[1] == 1:
         p = sigmoid(raw[:, 0]) if logits else raw[:, 0]
         return np.column_stack([1.0 - p, p])
-    if link == SOFTMAX:
-        return softmax(raw) if logits else raw
+    if link == SOFTMAX and logits:
+        return softmax(raw)
+    # float32 softmax outputs sum to 1 only within ~1e-7: renormalise in float64.
     p = sigmoid(raw) if logits else raw
     return p / p.sum(axis=1, keepdims=True)
 

@@ -1,0 +1,217 @@
+"""Every head shape a Keras classifier can have, each with a logits variant."""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import load_digits, load_iris, make_multilabel_classification
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from skkeras_proba import KerasClassifier, KerasRegressor
+from skkeras_proba._proba import softmax
+from tests.models import linear_regression_head
+
+# ---------------------------------------------------------------- multi-label
+X_ML, Y_ML = make_multilabel_classification(
+    n_samples=300, n_features=10, n_classes=4, random_state=0
+)
+X_ML = X_ML / X_ML.max()
+
+
+def multilabel_head(meta, logits=True, hidden=16):
+    inputs = keras.Input((meta["n_features_in_"],))
+    x = keras.layers.Dense(hidden, activation="relu")(inputs)
+    activation = None if logits else "sigmoid"
+    outputs = keras.layers.Dense(meta["n_classes_"], activation=activation)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        keras.losses.BinaryCrossentropy(from_logits=logits),
+    )
+    return model
+
+
+@pytest.mark.parametrize("logits", [True, False])
+def test_multilabel_proba_is_per_label_and_predict_is_indicator(logits):
+    clf = KerasClassifier(
+        multilabel_head, model__logits=logits, epochs=30, random_state=0
+    ).fit(X_ML, Y_ML)
+    proba = clf.predict_proba(X_ML)
+    assert proba.shape == Y_ML.shape and ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_array_equal(clf.predict(X_ML), (proba > 0.5).astype(int))
+    decision = clf.decision_function(X_ML)
+    np.testing.assert_allclose(1 / (1 + np.exp(-decision)), proba, rtol=1e-5)
+    assert (clf.predict(X_ML) == Y_ML).mean() > 0.75
+    assert clf.heads_[0].logits is logits
+
+
+def test_multilabel_works_in_cross_validation_and_grid_search():
+    clf = KerasClassifier(multilabel_head, epochs=5, random_state=0)
+    assert cross_val_score(clf, X_ML, Y_ML, cv=2).shape == (2,)
+    search = GridSearchCV(clf, {"model__hidden": [4, 8]}, cv=2).fit(X_ML, Y_ML)
+    assert search.best_params_["model__hidden"] in (4, 8)
+
+
+# --------------------------------------------------------------- multi-output
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = (X_IRIS - X_IRIS.mean(axis=0)) / X_IRIS.std(axis=0)
+IS_SETOSA = np.where(Y_IRIS == 0, "setosa", "other")
+Y_TASKS = np.empty((150, 2), dtype=object)
+Y_TASKS[:, 0], Y_TASKS[:, 1] = IS_SETOSA, Y_IRIS
+
+
+def two_task_model(meta, logits=False, loss_as="list"):
+    inputs = keras.Input((meta["n_features_in_"],))
+    x = keras.layers.Dense(16, activation="relu")(inputs)
+    binary = keras.layers.Dense(
+        1, activation=None if logits else "sigmoid", name="setosa"
+    )(x)
+    species = keras.layers.Dense(
+        3, activation=None if logits else "softmax", name="species"
+    )(x)
+    model = keras.Model(inputs, [binary, species])
+    losses = [
+        keras.losses.BinaryCrossentropy(from_logits=logits),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
+    ]
+    if loss_as == "dict":
+        losses = {"species": losses[1], "setosa": losses[0]}
+    model.compile(keras.optimizers.Adam(0.02), losses)
+    return model
+
+
+@pytest.mark.parametrize(("logits", "loss_as"), [(False, "list"), (True, "dict")])
+def test_multi_output_model_gives_one_prediction_column_and_proba_per_head(
+    logits, loss_as
+):
+    clf = KerasClassifier(
+        two_task_model,
+        model__logits=logits,
+        model__loss_as=loss_as,
+        epochs=40,
+        random_state=0,
+    ).fit(X_IRIS, Y_TASKS)
+    assert [list(c) for c in clf.classes_] == [["other", "setosa"], [0, 1, 2]]
+    assert [h.logits for h in clf.heads_] == [logits, logits]
+    assert [h.link for h in clf.heads_] == ["sigmoid", "softmax"]
+    setosa, species = clf.predict_proba(X_IRIS)
+    assert setosa.shape == (150, 2) and species.shape == (150, 3)
+    np.testing.assert_allclose(species.sum(axis=1), 1.0)
+    predicted = clf.predict(X_IRIS)
+    assert predicted.shape == (150, 2)
+    assert (predicted[:, 0] == IS_SETOSA).mean() > 0.9
+    assert (predicted[:, 1] == Y_IRIS).mean() > 0.8
+    assert clf.score(X_IRIS, Y_TASKS) > 0.75
+
+
+def test_logits_accepts_one_value_per_head():
+    clf = KerasClassifier(
+        two_task_model, logits=["auto", False], epochs=1, random_state=0
+    ).fit(X_IRIS, Y_TASKS)
+    assert [h.source for h in clf.heads_] == ["layer", "override"]
+
+
+def test_multi_output_errors_name_the_head():
+    clf = KerasClassifier(two_task_model, epochs=1)
+    with pytest.raises(ValueError, match="y has 3 columns, but the model has 2"):
+        clf.fit(X_IRIS, np.column_stack([Y_TASKS, Y_IRIS]))
+    four_species = Y_TASKS.copy()
+    four_species[:, 1] = np.arange(150) % 4
+    with pytest.raises(ValueError, match="'species' has 3 units, but y has 4"):
+        clf.fit(X_IRIS, four_species)
+
+
+# --------------------------------------------------------------------- images
+DIGITS = load_digits()
+IMAGES = (DIGITS.images[..., np.newaxis] / 16.0)[:600]
+Y_DIGITS = DIGITS.target[:600]
+
+
+def small_cnn(meta, logits=True):
+    model = keras.Sequential(
+        [
+            keras.Input(meta["X_shape_"][1:]),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                meta["n_classes_"], activation=None if logits else "softmax"
+            ),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.01),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=logits),
+    )
+    return model
+
+
+@pytest.mark.parametrize("logits", [True, False])
+def test_cnn_on_digit_images_predicts_probabilities(logits):
+    clf = KerasClassifier(small_cnn, model__logits=logits, epochs=5, random_state=0)
+    clf.fit(IMAGES[:500], Y_DIGITS[:500])
+    proba = clf.predict_proba(IMAGES[500:])
+    assert proba.shape == (100, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.score(IMAGES[500:], Y_DIGITS[500:]) > 0.8
+    with pytest.raises(ValueError, match=r"samples of shape \(8, 4, 1\)"):
+        clf.predict(IMAGES[:5, :, :4])
+
+
+def test_cnn_works_in_cross_validation_and_grid_search():
+    clf = KerasClassifier(small_cnn, epochs=2, random_state=0)
+    scores = cross_val_score(clf, IMAGES[:300], Y_DIGITS[:300], cv=2)
+    assert (scores > 0.3).all()
+    search = GridSearchCV(clf, {"epochs": [1, 2]}, cv=2).fit(
+        IMAGES[:300], Y_DIGITS[:300]
+    )
+    assert search.best_params_["epochs"] in (1, 2)
+
+
+# ------------------------------------------------------ trained outside sklearn
+@pytest.fixture(scope="module")
+def trained_cnn():
+    keras.utils.set_random_seed(0)
+    cnn = small_cnn({"X_shape_": IMAGES.shape, "n_classes_": 10}, logits=True)
+    cnn.fit(IMAGES[:400], Y_DIGITS[:400], epochs=4, verbose=0)
+    return cnn
+
+
+def test_from_trained_is_fitted_and_gives_exactly_softmax_of_logits(trained_cnn):
+    clf = KerasClassifier.from_trained(trained_cnn, classes=range(10))
+    logits = keras.ops.convert_to_numpy(trained_cnn(IMAGES[400:], training=False))
+    np.testing.assert_allclose(
+        clf.predict_proba(IMAGES[400:]), softmax(logits), rtol=1e-6
+    )
+    np.testing.assert_allclose(clf.decision_function(IMAGES[400:]), logits, rtol=1e-6)
+    assert clf.n_features_in_ == 8 and clf.score(IMAGES[400:], Y_DIGITS[400:]) > 0.7
+
+
+def test_from_trained_model_can_be_temperature_calibrated(trained_cnn):
+    frozen = FrozenEstimator(
+        KerasClassifier.from_trained(trained_cnn, classes=range(10))
+    )
+    calibrated = CalibratedClassifierCV(frozen, method="temperature")
+    calibrated.fit(IMAGES[400:500], Y_DIGITS[400:500])
+    proba = calibrated.predict_proba(IMAGES[500:])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_fit_on_from_trained_estimator_trains_a_fresh_clone(trained_cnn):
+    weights = [w.copy() for w in trained_cnn.get_weights()]
+    clf = KerasClassifier.from_trained(trained_cnn, classes=range(10))
+    clf.set_params(epochs=1).fit(IMAGES[:100], Y_DIGITS[:100])
+    assert clf.model_ is not trained_cnn
+    for before, after in zip(weights, trained_cnn.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+# ----------------------------------------------------------------- regression
+def test_regressor_keeps_y_shape_for_single_and_multi_output():
+    X = X_IRIS[:, :2]
+    single = KerasRegressor(linear_regression_head, epochs=20, random_state=0)
+    assert single.fit(X, X_IRIS[:, 2]).predict(X).shape == (150,)
+    multi = KerasRegressor(linear_regression_head, epochs=20, random_state=0)
+    prediction = multi.fit(X, X_IRIS[:, 2:]).predict(X)
+    assert prediction.shape == (150, 2) and prediction.dtype == np.float64
+    assert multi.score(X, X_IRIS[:, 2:]) > 0.5
