@@ -9,10 +9,6 @@ from typing import Any
 
 import keras
 
-# scikeras' parameter routing helpers are private (scikeras._utils) but are the
-# routing our estimators inherit; remove if scikeras makes them public.
-from scikeras._utils import route_params  # noqa: F401  (re-exported)
-
 
 def _global_state() -> Any:
     # keras.src.backend.common.global_state holds the seed that

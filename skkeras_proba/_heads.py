@@ -16,6 +16,7 @@ Only Keras is imported here; the maths lives in ``skkeras_proba._proba``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import warnings
@@ -101,10 +102,8 @@ def loss_name(loss: Any) -> str | None:
         return None
     if isinstance(loss, str):
         name = loss
-        try:
+        with contextlib.suppress(ValueError):  # not a Keras loss identifier
             name = getattr(keras.losses.get(loss), "__name__", loss)
-        except ValueError:
-            pass
     elif isinstance(loss, functools.partial):
         return loss_name(loss.func)
     elif isinstance(loss, keras.losses.Loss):

@@ -16,7 +16,7 @@ from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skkeras_proba._seeding import seeded, seed_from
+from skkeras_proba._seeding import seed_from, seeded
 
 
 class ScikerasFixes(BaseWrapper):

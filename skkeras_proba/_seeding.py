@@ -19,8 +19,11 @@ import keras
 import numpy as np
 from sklearn.utils import check_random_state
 
-from skkeras_proba._compat import keras_global_seed_state, restore_keras_global_seed
-from skkeras_proba._compat import tf_global_seed
+from skkeras_proba._compat import (
+    keras_global_seed_state,
+    restore_keras_global_seed,
+    tf_global_seed,
+)
 
 _MAX_SEED = np.iinfo(np.int32).max
 

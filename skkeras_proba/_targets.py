@@ -135,4 +135,3 @@ def head_labels(proba: np.ndarray, classes: np.ndarray, kind: str) -> np.ndarray
     if kind == MULTILABEL:
         return (proba > 0.5).astype(int)
     return classes[np.argmax(proba, axis=1)]
-
