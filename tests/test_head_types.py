@@ -1,5 +1,7 @@
 """Every head shape a Keras classifier can have, each with a logits variant."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -120,6 +122,82 @@ def test_multi_output_errors_name_the_head():
     four_species[:, 1] = np.arange(150) % 4
     with pytest.raises(ValueError, match="'species' has 3 units, but y has 4"):
         clf.fit(X_IRIS, four_species)
+
+
+# ------------------------------------------------------ heads without a graph
+class LinearScores(keras.Model):
+    """A subclassed model: no symbolic outputs to inspect."""
+
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def subclassed_logits_model(meta):
+    model = LinearScores(meta["n_classes_"])
+    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    return model
+
+
+def test_subclassed_head_is_decided_from_training_outputs_with_a_warning():
+    clf = KerasClassifier(subclassed_logits_model, epochs=5, random_state=0)
+    with pytest.warns(UserWarning, match="Pass logits=True"):
+        clf.fit(X_IRIS, Y_IRIS)
+    assert (clf.heads_[0].logits, clf.heads_[0].source) == (True, "outputs")
+    np.testing.assert_allclose(clf.predict_proba(X_IRIS).sum(axis=1), 1.0)
+
+
+def test_explicit_logits_silences_the_guess_for_a_subclassed_model():
+    clf = KerasClassifier(subclassed_logits_model, logits=True, epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X_IRIS, Y_IRIS)
+    assert clf.heads_[0].source == "override"
+
+
+class TransformedScores(LinearScores):
+    """Takes a Python function: Keras cannot rebuild it from its config."""
+
+    def __init__(self, transform, **kwargs):
+        super().__init__(**kwargs)
+        self.transform = transform
+
+    def call(self, x):
+        return self.transform(self.dense(x))
+
+
+def test_subclassed_model_instance_is_cloned_when_keras_can_rebuild_it():
+    instance = LinearScores(3)
+    instance.compile("adam", "sparse_categorical_crossentropy")
+    clf = KerasClassifier(instance, logits=True, epochs=1).fit(X_IRIS, Y_IRIS)
+    assert clf.model_ is not instance and not instance.built
+
+
+def test_model_instance_keras_cannot_clone_fails_and_says_what_to_do():
+    instance = TransformedScores(lambda t: t)
+    instance.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(TypeError, match="Pass a function that builds"):
+        KerasClassifier(instance).fit(X_IRIS, Y_IRIS)
+
+
+def sigmoid_units_for_classes(meta):
+    inputs = keras.Input((meta["n_features_in_"],))
+    outputs = keras.layers.Dense(meta["n_classes_"], activation="sigmoid")(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(0.05), "categorical_crossentropy")
+    return model
+
+
+def test_sigmoid_units_on_a_multiclass_target_are_normalised_per_row():
+    clf = KerasClassifier(sigmoid_units_for_classes, epochs=5, random_state=0)
+    clf.fit(X_IRIS, Y_IRIS)
+    assert clf.heads_[0].link == "sigmoid"
+    proba = clf.predict_proba(X_IRIS)
+    raw = keras.ops.convert_to_numpy(clf.model_(X_IRIS.astype("float32")))
+    np.testing.assert_allclose(proba, raw / raw.sum(axis=1, keepdims=True), rtol=1e-5)
 
 
 # --------------------------------------------------------------------- images

@@ -30,9 +30,10 @@ def test_validate_data_sets_feature_names_and_standard_messages():
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     clf = KerasClassifier(logits_head, epochs=1, random_state=0).fit(frame, Y)
     np.testing.assert_array_equal(clf.feature_names_in_, ["a", "b", "c", "d"])
-    with pytest.raises(
-        ValueError,
-        match="X has 3 features, but KerasClassifier is expecting 4 features as input",
+    message = "X has 3 features, but KerasClassifier is expecting 4 features as input"
+    with (
+        pytest.warns(UserWarning, match="does not have valid feature names"),
+        pytest.raises(ValueError, match=message),
     ):
         clf.predict(X[:, :3])
 
