@@ -85,11 +85,13 @@ class Forward:
         # A partial, not a closure: TensorFlow counts traces per __code__ object,
         # so closures over different models would look like one function being
         # retraced and trigger its retracing warning.
-        return tf.function(
+        traced = tf.function(
             functools.partial(_inference_call, self.model),
             input_signature=[signature],
             autograph=False,
         )
+        # Calling the concrete function skips tf.function's per-call dispatch.
+        return traced.get_concrete_function()
 
     def _to_list(self, result: Any) -> list[np.ndarray]:
         if isinstance(result, dict):
