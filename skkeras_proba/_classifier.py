@@ -98,7 +98,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         ``sklearn.utils.multiclass.type_of_target`` of the training y.
     n_features_in_ : int
         Number of features (size of the second axis of X) seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of X, when X was a DataFrame with string column names.
     history_ : dict
         Keras training history, one list per metric.
@@ -346,6 +346,9 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             output_units = [o.shape[-1] for o in probe]
         heads = inspect_heads(self.model_, self.logits, output_units=output_units)
         kind = _targets.target_kind(y, self.target_type_, len(heads))
+        if kind == _targets.MULTIOUTPUT:
+            # A 0/1 y looks multi-label until the model shows one head per column.
+            self.target_type_ = "multiclass-multioutput"
         self._bind(heads, self._classes(y, kind), kind)
         warn_on_loss_mismatch(self.heads_)
 

@@ -151,7 +151,12 @@ def output_names(model: keras.Model) -> list[str]:
     names = getattr(model, "output_names", None)
     if names:
         return list(names)
-    return [f"output_{i}" for i in range(len(_graph_outputs(model) or [None]))]
+    tensors = _graph_outputs(model) or [None]
+    # Sequential models have no output names: name a head by its last layer.
+    return [
+        getattr(getattr(t, "_keras_history", [None])[0], "name", f"output_{i}")
+        for i, t in enumerate(tensors)
+    ]
 
 
 def _graph_outputs(model: keras.Model) -> list[Any] | None:

@@ -69,7 +69,7 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         Number of regression targets (columns of y).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of X, when X was a DataFrame with string column names.
     history_ : dict
         Keras training history, one list per metric.

@@ -68,8 +68,8 @@ class ScikerasFixes(BaseWrapper):
     def _build_keras_model(self) -> keras.Model:
         """Build a fresh model for every fit.
 
-        scikeras trains a model instance passed as ``model=`` in place, so a
-        re-fit continues from trained weights and clones share one model. We
+        scikeras trains a model instance passed as ``model=`` in place, so the
+        user's object changes and a re-fit continues from trained weights. We
         clone it (fresh weights, same compile settings); seeding is done by the
         caller without scikeras' process-wide side effects (see ``_seeding``).
         Pinned by ``test_model_instance_is_cloned_per_fit``.

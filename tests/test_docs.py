@@ -1,0 +1,90 @@
+"""Every ``.. code-block:: python`` example in docs/ runs.
+
+A page's blocks run in order in one namespace, as a reader would type them, so a
+later block may use names an earlier one defined. Tracebacks point at the line
+of the ``.rst`` page the failing statement is on.
+"""
+
+import random
+import re
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block:: python\s*$")
+_OPTION = re.compile(r"^[ \t]*:[\w-]+:")
+
+
+def python_blocks(text: str) -> list[tuple[int, str]]:
+    """``(first line number, dedented code)`` of each Python code block."""
+    lines = text.splitlines()
+    blocks = []
+    i = 0
+    while i < len(lines):
+        match = _DIRECTIVE.match(lines[i])
+        i += 1
+        if match is None:
+            continue
+        indent = len(match["indent"])
+        while i < len(lines) and _OPTION.match(lines[i]):
+            i += 1  # directive options such as :caption:
+        body_start = i
+        while i < len(lines) and (
+            not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+        ):
+            i += 1
+        body = lines[body_start:i]
+        while body and not body[-1].strip():
+            body.pop()
+        while body and not body[0].strip():
+            body.pop(0)
+            body_start += 1
+        if body:
+            blocks.append((body_start + 1, textwrap.dedent("\n".join(body))))
+    return blocks
+
+
+def _pages() -> list[Path]:
+    return sorted(DOCS.rglob("*.rst"))
+
+
+def _pages_with_examples() -> list[Path]:
+    return [page for page in _pages() if python_blocks(page.read_text())]
+
+
+def test_python_blocks_are_read_with_their_line_numbers():
+    text = "Intro\n\n.. code-block:: python\n   :caption: x\n\n   a = 1\n\n   b = a\n"
+    text += "\nAfter.\n\n  .. code-block:: python\n\n     c = 2\n"
+    assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2")]
+
+
+def test_every_guide_page_has_a_runnable_example():
+    guide = sorted((DOCS / "guide").glob("*.rst"))
+    assert guide, "docs/guide/ has no pages"
+    assert [page.name for page in guide if page not in _pages_with_examples()] == []
+
+
+@pytest.mark.parametrize(
+    "page",
+    _pages_with_examples(),
+    ids=lambda page: page.relative_to(DOCS).as_posix(),
+)
+def test_page_examples_run(page):
+    # A real module, so that functions the page defines can be pickled.
+    module = types.ModuleType(f"docs_example_{page.stem}")
+    sys.modules[module.__name__] = module
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        for line, code in python_blocks(page.read_text()):
+            # Pad so that tracebacks give the line number within the page.
+            compiled = compile("\n" * (line - 1) + code, str(page), "exec")
+            exec(compiled, module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
