@@ -1,7 +1,8 @@
 """scikit-learn's own estimator checks, run on both estimators.
 
 Checks that cannot hold are listed with a one-line reason; ``xfail_strict``
-makes a check that starts passing fail the run, so the list stays honest.
+makes a check that starts passing fail the run, so the list stays honest. The
+two float32-rounding checks are the exception: they pass or fail with the data.
 """
 
 import pytest
@@ -28,6 +29,10 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
     "check_sample_weight_equivalence_on_sparse_data": (
         "Mini-batch SGD: a weight of 2 is not the same as a repeated sample."
     ),
+}
+# Whether these fail depends on how the trained weights round, so they are
+# expected failures without strictness: passing is fine, failing is explained.
+FLOAT32_ROUNDING_CHECKS = {
     "check_methods_subset_invariance": _FLOAT32,
     "check_methods_sample_order_invariance": _FLOAT32,
 }
@@ -36,16 +41,16 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
 def _cases():
     estimators = {
         "KerasClassifier": KerasClassifier(
-            auto_head, epochs=20, batch_size=16, random_state=0
+            auto_head, epochs=20, batch_size=32, random_state=0
         ),
         "KerasRegressor": KerasRegressor(
-            linear_regression_head, epochs=20, batch_size=16, random_state=0
+            linear_regression_head, epochs=20, batch_size=32, random_state=0
         ),
     }
     for name, estimator in estimators.items():
         for case in estimator_checks_generator(
             estimator,
-            expected_failed_checks=EXPECTED_FAILED_CHECKS,
+            expected_failed_checks=EXPECTED_FAILED_CHECKS | FLOAT32_ROUNDING_CHECKS,
             mark="xfail",
             xfail_strict=True,
         ):
@@ -55,6 +60,9 @@ def _cases():
                 getattr(case, "marks", ()),
             )
             check_name = getattr(check, "func", check).__name__
+            if check_name in FLOAT32_ROUNDING_CHECKS:
+                reason = FLOAT32_ROUNDING_CHECKS[check_name]
+                marks = [pytest.mark.xfail(strict=False, reason=reason)]
             kwargs = getattr(check, "keywords", {})
             suffix = ",".join(f"{k}={v}" for k, v in kwargs.items())
             yield pytest.param(
