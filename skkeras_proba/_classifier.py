@@ -305,8 +305,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         unseen = np.setdiff1d(y, classes)
         if unseen.size:
             raise ValueError(
-                f"y contains labels {list(unseen[:10])} that are not in classes="
-                f"{list(classes[:10])}. Pass every label to classes=."
+                f"y contains labels {unseen[:10].tolist()} that are not in "
+                f"classes={classes[:10].tolist()}. Pass every label to classes=."
             )
         return [classes]
 
@@ -333,6 +333,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         if y.ndim == 2 and not multilabel:
             kind = _targets.MULTIOUTPUT
         classes = self._classes(y, kind)
+        _targets.check_enough_classes(classes, kind)  # before building a model
         self.classes_ = classes[0] if len(classes) == 1 else classes
         self.n_classes_ = (
             len(classes[0]) if len(classes) == 1 else [len(c) for c in classes]
@@ -358,6 +359,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
                 f"Got {len(classes)} sets of classes for a model with "
                 f"{len(heads)} outputs; give one per output."
             )
+        _targets.check_enough_classes(classes, kind)
         for head, head_classes in zip(heads, classes, strict=True):
             _targets.check_head_units(head, head_classes, kind)
         self.heads_ = tuple(heads)

@@ -87,8 +87,10 @@ def predict_proba(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
     """
     raw = np.asarray(raw, dtype=np.float64)
     if raw.shape[1] == 1:
-        p = sigmoid(raw[:, 0]) if logits else raw[:, 0]
-        return np.column_stack([1.0 - p, p])
+        z = raw[:, 0]
+        if logits:  # sigmoid(-z), not 1 - sigmoid(z): exact for tiny probabilities
+            return np.column_stack([sigmoid(-z), sigmoid(z)])
+        return np.column_stack([1.0 - z, z])
     if link == SOFTMAX and logits:
         return softmax(raw)
     # float32 softmax outputs sum to 1 only within ~1e-7: renormalise in float64.

@@ -60,6 +60,19 @@ def column_classes(y: np.ndarray, kind: str) -> list[np.ndarray]:
     return [np.unique(column) for column in columns]
 
 
+def check_enough_classes(classes: Sequence[np.ndarray], kind: str) -> None:
+    """Raise if a column of y holds fewer than two classes."""
+    if kind == MULTILABEL:
+        return
+    for column, column_classes in enumerate(classes):
+        if len(column_classes) < 2:
+            where = f" in column {column}" if len(classes) > 1 else ""
+            raise ValueError(
+                f"y contains 1 class {column_classes.tolist()}{where}; a "
+                "classifier needs samples of at least 2 classes."
+            )
+
+
 def check_head_units(head: Head, classes: np.ndarray, kind: str) -> None:
     """Raise if a head's number of units cannot describe these classes."""
     n_classes = len(classes)
@@ -72,15 +85,10 @@ def check_head_units(head: Head, classes: np.ndarray, kind: str) -> None:
         valid, advice = {n_classes}, f"Dense({n_classes}, activation='softmax')"
     if head.units not in valid:
         what = "labels" if kind == MULTILABEL else "classes"
-        shown = list(classes[:10]) + (["..."] if n_classes > 10 else [])
+        shown = classes[:10].tolist() + (["..."] if n_classes > 10 else [])
         raise ValueError(
             f"The model's output {head.name!r} has {head.units} units, but y has "
             f"{n_classes} {what} {shown}. For {n_classes} {what} use {advice}."
-        )
-    if n_classes < 2 and kind != MULTILABEL:
-        raise ValueError(
-            f"y contains 1 class {list(classes)} for output {head.name!r}; a "
-            "classifier needs samples of at least 2 classes."
         )
 
 

@@ -78,9 +78,13 @@ def test_binary_accepts_one_or_two_units():
         _targets.check_head_units(_head(3), np.array([0, 1]), _targets.BINARY)
 
 
-def test_single_class_is_rejected():
-    with pytest.raises(ValueError, match="1 class"):
-        _targets.check_head_units(_head(1), np.array([1]), _targets.BINARY)
+def test_single_class_is_rejected_whatever_the_head():
+    with pytest.raises(ValueError, match=r"y contains 1 class \[1\];"):
+        _targets.check_enough_classes([np.array([1])], _targets.BINARY)
+    with pytest.raises(ValueError, match="1 class \\['a'\\] in column 1"):
+        _targets.check_enough_classes(
+            [np.array([0, 1]), np.array(["a"])], _targets.MULTIOUTPUT
+        )
 
 
 def test_labels_come_back_in_the_original_label_space():
