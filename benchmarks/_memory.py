@@ -1,0 +1,241 @@
+"""Memory workers, each run in a fresh subprocess by ``bench.py``.
+
+Resident set size (RSS) is what the operating system charges the process for,
+including TensorFlow's C++ allocations that ``tracemalloc`` cannot see. A
+background thread samples it while the measured call runs; on Linux the
+kernel's own high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``)
+cross-checks the sampler.
+
+Usage (prints one JSON object on the last line of stdout)::
+
+    python benchmarks/_memory.py peak --rows 1000000 [--method eager]
+    python benchmarks/_memory.py refit --kind raw --fits 200 [--collect] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+import psutil
+from _workload import fit_raw_keras, make_data, ours
+
+from skkeras_proba._inference import DEFAULT_BATCH_SIZE
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+# The small model of the repeated-fit loop: 20-16-3, one epoch.
+SMALL_MODEL = {"hidden_units": 16, "hidden_layers": 1}
+REFIT_ROWS = 256
+
+
+def rss() -> int:
+    """Current resident set size of this process, in bytes."""
+    return psutil.Process().memory_info().rss
+
+
+class PeakRSS:
+    """Highest RSS seen while the ``with`` block runs, sampled every ``interval``."""
+
+    def __init__(self, interval: float = 0.0005) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakRSS:
+        _reset_kernel_peak()
+        self.peak = rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss())
+
+    def _sample(self) -> None:
+        process = psutil.Process()
+        while not self._done.is_set():
+            self.peak = max(self.peak, process.memory_info().rss)
+            time.sleep(self.interval)
+
+
+def _reset_kernel_peak() -> None:
+    """Reset the kernel's RSS high-water mark (Linux only; silently skipped)."""
+    with contextlib.suppress(OSError):
+        _CLEAR_REFS.write_text("5")
+
+
+def kernel_peak() -> int | None:
+    """The kernel's RSS high-water mark since the last reset, if available."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def batch_bytes(model: keras.Model, rows: int, itemsize: int = 4) -> int:
+    """One batch of ``rows``: its input plus every layer's activations."""
+    widths = [math.prod(model.inputs[0].shape[1:])]
+    widths += [math.prod(layer.output.shape[1:]) for layer in model.layers]
+    return rows * sum(widths) * itemsize
+
+
+# ----------------------------------------------------------------- peak memory
+
+
+def peak_worker(rows: int, method: str) -> dict:
+    """Peak RSS increase of one prediction over ``rows`` rows."""
+    X_train, y_train = make_data(2_000)
+    clf = ours().fit(X_train, y_train)
+    X, _ = make_data(rows, seed=1)
+    predict = _predictor(clf, method)
+    predict(X[:1_000])  # trace and warm up, so only the big call is measured
+    gc.collect()
+    baseline = rss()
+    with PeakRSS() as sampler:
+        out = predict(X)
+    hwm = kernel_peak()
+    return {
+        "method": method,
+        "rows": rows,
+        "baseline": baseline,
+        "sampled_peak": sampler.peak - baseline,
+        "kernel_peak": None if hwm is None else hwm - baseline,
+        "input_bytes": X.nbytes,
+        "output_bytes": out.nbytes,
+        "batch_rows": DEFAULT_BATCH_SIZE,
+        "batch_bytes": batch_bytes(clf.model_, min(rows, DEFAULT_BATCH_SIZE)),
+    }
+
+
+def _predictor(clf, method: str) -> Callable[[np.ndarray], np.ndarray]:
+    if method == "ours":
+        return clf.predict_proba
+    model = clf.model_
+    return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
+
+
+# ------------------------------------------------------------ repeated fitting
+
+
+def refit_worker(kind: str, fits: int, options: argparse.Namespace) -> dict:
+    """RSS after each of ``fits`` consecutive fit + predict of a small model.
+
+    ``options`` switches on the remedies tried in the investigation: building
+    the optimizer eagerly, ``gc.collect()``, dropping the gradient functions
+    TensorFlow registered while tracing, clearing TensorFlow's kernel cache.
+    """
+    X, y = make_data(REFIT_ROWS)
+    step = _fit_and_predict_ours if kind == "ours" else _fit_and_predict_raw
+    build_params = {**SMALL_MODEL, "prebuild_optimizer": options.prebuild_optimizer}
+    guard = contextlib.nullcontext
+    if options.drop_gradient_registrations:
+        guard = _new_gradient_registrations_dropped
+    after_fit: list[int] = []
+    functions_first = None
+    for _ in range(fits):
+        with guard():
+            step(X, y, build_params)
+        if options.collect:
+            gc.collect()
+        if options.clear_kernel_cache:
+            _tf_context().clear_kernel_cache()
+        after_fit.append(rss())
+        if functions_first is None:
+            functions_first = _count_tf_functions()
+    return {
+        "rss": after_fit,
+        "live_models": _count_live_models(),
+        "tf_functions_first": functions_first,
+        "tf_functions": _count_tf_functions(),
+    }
+
+
+def _fit_and_predict_ours(X: np.ndarray, y: np.ndarray, build_params: dict):
+    routed = {f"model__{name}": value for name, value in build_params.items()}
+    return ours(epochs=1, **routed).fit(X, y).predict_proba(X)
+
+
+def _fit_and_predict_raw(X: np.ndarray, y: np.ndarray, build_params: dict):
+    model = fit_raw_keras(X, y, epochs=1, **build_params)
+    return keras.ops.convert_to_numpy(model(X, training=False))
+
+
+@contextlib.contextmanager
+def _new_gradient_registrations_dropped() -> Iterator[None]:
+    """Forget gradient functions TensorFlow registers inside the block.
+
+    Investigation only (private API): every traced training step registers a
+    ``CustomGradient-N`` entry (from ``ReplicaContext.all_reduce``) in a global
+    registry that is never cleaned, and the entry's closure keeps the step's
+    whole graph alive. Entries are only read while tracing the step.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = ops._gradient_registry._registry
+    before = set(registry)
+    yield
+    for name in set(registry) - before:
+        del registry[name]
+
+
+def _tf_context():
+    from tensorflow.python.eager import context
+
+    return context.context()
+
+
+def _count_live_models() -> int:
+    """Keras models still in memory, without collecting garbage first."""
+    return sum(isinstance(obj, keras.Model) for obj in gc.get_objects())
+
+
+def _count_tf_functions() -> int:
+    """Functions registered in TensorFlow's eager context."""
+    return len(_tf_context().list_function_names())
+
+
+# ------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    peak = commands.add_parser("peak")
+    peak.add_argument("--rows", type=int, required=True)
+    peak.add_argument("--method", choices=["ours", "eager"], default="ours")
+    refit = commands.add_parser("refit")
+    refit.add_argument("--kind", choices=["ours", "raw"], required=True)
+    refit.add_argument("--fits", type=int, required=True)
+    for flag, what in [
+        ("--collect", "gc.collect() after every fit"),
+        ("--prebuild-optimizer", "create the optimizer's variables before fit"),
+        ("--drop-gradient-registrations", "forget TF's per-trace gradient entries"),
+        ("--clear-kernel-cache", "clear TF's eager kernel cache after every fit"),
+    ]:
+        refit.add_argument(flag, action="store_true", help=what)
+    args = parser.parse_args()
+    if args.command == "peak":
+        result = peak_worker(args.rows, args.method)
+    else:
+        result = refit_worker(args.kind, args.fits, args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

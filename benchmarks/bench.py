@@ -1,0 +1,575 @@
+"""Benchmark skkeras_proba's KerasClassifier against plain Keras and scikeras.
+
+The model is a 20-64-64-3 MLP (two relu layers, a 3-unit logits head, compiled
+with ``SparseCategoricalCrossentropy(from_logits=True)``), trained for two epochs
+on 10,000 rows of ``make_classification`` data. Inputs are float32. Times are
+wall-clock medians (``time.perf_counter``) after one untimed warm-up call.
+
+1. Prediction, for 1 / 32 / 1,000 / 20,000 / 1,000,000 rows:
+
+   * ours: ``skkeras_proba.KerasClassifier.predict_proba`` -- input validation,
+     the traced forward pass in batches of 8192 rows, softmax in float64;
+   * eager: ``model(x, training=False)`` on the same fitted ``model_``; it
+     returns a tensor of logits (no softmax, no NumPy conversion), so it does
+     strictly less work than ours;
+   * model.predict: ``model.predict(x, verbose=0)`` (Keras' batch size, 32);
+   * scikeras: ``scikeras.wrappers.KerasClassifier.predict_proba`` of an
+     estimator built and fitted the same way; it predicts through
+     ``model.predict`` with its ``batch_size`` (256, as for fitting).
+
+   Each cell repeats its call until a time budget is spent (at least 3 and at
+   most 200 timed calls). A method whose call would take longer than a limit
+   (extrapolated along a line through its two previous sizes) is skipped at
+   that size, and the output says so.
+
+2. Peak memory of ``predict_proba`` on the largest input, in a fresh subprocess:
+   the rise in resident set size (sampled in a thread, cross-checked with the
+   kernel's high-water mark) against input + output + one batch (its input and
+   every layer's activations). Eager ``model(x)`` is shown for contrast.
+
+3. Fit overhead: ``KerasClassifier.fit`` against building, compiling and
+   fitting the same model with raw Keras on the same data, epochs and batch
+   size; medians of interleaved repeats.
+
+4. Repeated-fit memory: in separate subprocesses, 200 consecutive fit (one
+   epoch) + predict of a small 20-16-3 model, with our estimator and with raw
+   Keras (predicting through ``model(x)``); RSS growth per fit is the
+   least-squares slope over the second half of the fits. Each worker also
+   reports how many Keras models are still alive and how many functions
+   TensorFlow's runtime holds. ``--investigate`` adds variants that try
+   remedies: ``gc.collect()`` after every fit, building the optimizer's
+   variables before ``fit``, and both of those plus two private TensorFlow
+   clean-ups (see ``_memory.py``).
+
+Run ``make bench`` (about 10 minutes on 2 cores) or
+``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, under 2 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import operator
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import scikeras
+import scikeras.wrappers
+import sklearn
+from _memory import REFIT_ROWS
+from _workload import (
+    EPOCHS,
+    FIT_BATCH_SIZE,
+    TRAIN_ROWS,
+    build_mlp,
+    fit_raw_keras,
+    make_data,
+    ours,
+)
+
+import skkeras_proba
+from skkeras_proba._inference import DEFAULT_BATCH_SIZE
+
+MIB = 2**20
+MEMORY_WORKER = Path(__file__).with_name("_memory.py")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and repeat counts of one run."""
+
+    sizes: tuple[int, ...]
+    cell_budget_s: float  # time spent on repeats of one (method, size) cell
+    max_call_s: float  # skip a method at a size if one call would take longer
+    fit_repeats: int
+    peak_rows: int
+    refit_count: int
+    min_repeats: int = 3
+    max_repeats: int = 200
+
+
+FULL = Config(
+    sizes=(1, 32, 1_000, 20_000, 1_000_000),
+    cell_budget_s=1.5,
+    max_call_s=5.0,
+    fit_repeats=7,
+    peak_rows=1_000_000,
+    refit_count=200,
+)
+QUICK = Config(
+    sizes=(1, 32, 1_000, 20_000),
+    cell_budget_s=0.3,
+    max_call_s=1.0,
+    fit_repeats=1,
+    peak_rows=200_000,
+    refit_count=15,
+    min_repeats=2,
+)
+
+
+# --------------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median seconds per call over ``repeats`` calls; None when skipped."""
+
+    seconds: float | None
+    repeats: int = 0
+    note: str = ""
+
+
+def median_time(fn: Callable[[], object], config: Config) -> Timing:
+    """Median of repeated timed calls of ``fn`` after one warm-up call."""
+    fn()
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < config.max_repeats and (
+        len(times) < config.min_repeats or spent < config.cell_budget_s
+    ):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        spent += times[-1]
+    return Timing(statistics.median(times), len(times))
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds >= 1.0:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1e3:.3g} ms"
+
+
+def format_ratio(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}x"
+
+
+# ----------------------------------------------------------------- prediction
+
+METHODS = ("ours", "eager", "model.predict", "scikeras")
+
+
+def fit_estimators(X: np.ndarray, y: np.ndarray) -> tuple:
+    """Our estimator and scikeras', built and fitted the same way."""
+    clf = ours().fit(X, y)
+    reference = scikeras.wrappers.KerasClassifier(
+        build_mlp, epochs=EPOCHS, batch_size=FIT_BATCH_SIZE, verbose=0
+    ).fit(X, y)
+    return clf, reference
+
+
+def predictors(clf, reference) -> dict[str, Callable[[np.ndarray], object]]:
+    model = clf.model_
+    return {
+        "ours": clf.predict_proba,
+        "eager": lambda x: model(x, training=False),
+        "model.predict": lambda x: model.predict(x, verbose=0),
+        "scikeras": reference.predict_proba,
+    }
+
+
+def time_predictions(
+    predict: dict[str, Callable], X: np.ndarray, config: Config
+) -> dict[int, dict[str, Timing]]:
+    """One Timing per (size, method); slow methods skipped at large sizes."""
+    results: dict[int, dict[str, Timing]] = {}
+    for rows in config.sizes:
+        x = X[:rows]
+        results[rows] = {}
+        for method in METHODS:
+            estimate = _extrapolate(results, method, rows)
+            if estimate is not None and estimate > config.max_call_s:
+                note = f"skipped (~{format_seconds(estimate)} per call, extrapolated)"
+                results[rows][method] = Timing(None, note=note)
+                continue
+            timing = median_time(lambda f=predict[method], x=x: f(x), config)
+            results[rows][method] = timing
+        _progress(f"predict: {rows:,} rows done")
+    return results
+
+
+def _extrapolate(
+    results: dict[int, dict[str, Timing]], method: str, rows: int
+) -> float | None:
+    """Time per call at ``rows``, from a line through the last two sizes timed.
+
+    A fixed cost plus a cost per row: extrapolating from one point would
+    scale a 1-row call's fixed overhead by the number of rows.
+    """
+    timed = [
+        (n, timings[method].seconds)
+        for n, timings in results.items()
+        if method in timings and timings[method].seconds is not None
+    ]
+    if len(timed) < 2:
+        return None
+    (n1, t1), (n2, t2) = timed[-2:]
+    per_row = max((t2 - t1) / (n2 - n1), 0.0)
+    return t2 + per_row * (rows - n2)
+
+
+def ratio(numerator: Timing, denominator: Timing) -> float | None:
+    if numerator.seconds is None or denominator.seconds is None:
+        return None
+    return numerator.seconds / denominator.seconds
+
+
+def print_prediction_table(results: dict[int, dict[str, Timing]]) -> None:
+    header = f"{'rows':>9}" + "".join(f"{m:>22}" for m in METHODS)
+    header += f"{'ours/eager':>12}{'scikeras/ours':>15}"
+    print(header)
+    print("-" * len(header))
+    skipped = []
+    for rows, timings in results.items():
+        cells = []
+        for method in METHODS:
+            timing = timings[method]
+            if timing.seconds is None:
+                cells.append("skipped")
+                skipped.append(f"{method} at {rows:,} rows: {timing.note}")
+            else:
+                cells.append(f"{format_seconds(timing.seconds)} ({timing.repeats})")
+        line = f"{rows:>9,}" + "".join(f"{c:>22}" for c in cells)
+        line += f"{format_ratio(ratio(timings['ours'], timings['eager'])):>12}"
+        line += f"{format_ratio(ratio(timings['scikeras'], timings['ours'])):>15}"
+        print(line)
+    print("(median per call, number of timed calls in parentheses)")
+    for note in skipped:
+        print(f"  {note}")
+
+
+# ---------------------------------------------------------------- fit overhead
+
+
+def time_fits(X: np.ndarray, y: np.ndarray, config: Config) -> dict[str, Timing]:
+    """Median fit time of our estimator and of raw Keras, interleaved.
+
+    Garbage is collected before each timed fit, so that neither pays for
+    collecting the other's cyclic garbage (old models and their traces).
+    """
+    fits = {
+        "ours": lambda: ours().fit(X, y),
+        "raw keras": lambda: fit_raw_keras(X, y),
+    }
+    times: dict[str, list[float]] = {name: [] for name in fits}
+    for repeat in range(config.fit_repeats):
+        order = list(fits) if repeat % 2 == 0 else list(reversed(fits))
+        for name in order:
+            gc.collect()
+            start = time.perf_counter()
+            fits[name]()
+            times[name].append(time.perf_counter() - start)
+    return {
+        name: Timing(statistics.median(values), len(values))
+        for name, values in times.items()
+    }
+
+
+# ----------------------------------------------------------- memory (workers)
+
+
+def run_worker(*args: str) -> dict:
+    """Run ``_memory.py`` with ``args`` in a fresh interpreter; its JSON result."""
+    command = [sys.executable, str(MEMORY_WORKER), *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def peak_budget(result: dict) -> int:
+    """Input + output + one batch, the most predict_proba should need."""
+    return result["input_bytes"] + result["output_bytes"] + result["batch_bytes"]
+
+
+def print_peak_memory(results: Sequence[dict]) -> None:
+    first = results[0]
+    print(
+        f"input {first['input_bytes'] / MIB:.1f} MiB + output (float64 proba) "
+        f"{first['output_bytes'] / MIB:.1f} MiB + one batch of "
+        f"{first['batch_rows']:,} rows {first['batch_bytes'] / MIB:.1f} MiB "
+        f"= {peak_budget(first) / MIB:.1f} MiB"
+    )
+    for result in results:
+        kernel = result["kernel_peak"]
+        kernel_text = "n/a" if kernel is None else f"{kernel / MIB:.1f} MiB"
+        print(
+            f"  {result['method']:<6} peak RSS increase "
+            f"{result['sampled_peak'] / MIB:7.1f} MiB (kernel high-water mark "
+            f"{kernel_text}) = {peak_ratio(result):.2f}x the budget; "
+            f"baseline RSS {result['baseline'] / MIB:.0f} MiB"
+        )
+
+
+def peak_ratio(result: dict) -> float:
+    peak = max(result["sampled_peak"], result["kernel_peak"] or 0)
+    return peak / peak_budget(result)
+
+
+@dataclass(frozen=True)
+class Growth:
+    """RSS growth of one repeated-fit worker."""
+
+    label: str
+    per_fit_mib: float
+    total_mib: float
+    first_mib: float
+    fits: int
+    live_models: int
+    tf_functions_per_fit: float
+
+
+def refit_growth(label: str, result: dict) -> Growth:
+    rss = np.asarray(result["rss"], dtype=float) / MIB
+    half = len(rss) // 2
+    slope = np.polyfit(np.arange(half, len(rss)), rss[half:], 1)[0]
+    new_functions = result["tf_functions"] - result["tf_functions_first"]
+    return Growth(
+        label,
+        per_fit_mib=float(slope),
+        total_mib=float(rss[-1] - rss[0]),
+        first_mib=float(rss[0]),
+        fits=len(rss),
+        live_models=result["live_models"],
+        tf_functions_per_fit=new_functions / max(len(rss) - 1, 1),
+    )
+
+
+REFIT_VARIANTS = {
+    "ours": ("--kind", "ours"),
+    "raw keras": ("--kind", "raw"),
+}
+_ALL_REMEDIES = (
+    "--prebuild-optimizer",
+    "--collect",
+    "--drop-gradient-registrations",
+    "--clear-kernel-cache",
+)
+INVESTIGATE_VARIANTS = {
+    "ours + gc.collect()": ("--kind", "ours", "--collect"),
+    "ours + optimizer.build()": ("--kind", "ours", "--prebuild-optimizer"),
+    "ours + all four remedies": ("--kind", "ours", *_ALL_REMEDIES),
+    "raw + all four remedies": ("--kind", "raw", *_ALL_REMEDIES),
+}
+
+
+def measure_refit(variants: dict[str, tuple[str, ...]], fits: int) -> list[Growth]:
+    growth = []
+    for label, args in variants.items():
+        result = run_worker("refit", "--fits", str(fits), *args)
+        growth.append(refit_growth(label, result))
+        _progress(f"refit memory: {label} done")
+    return growth
+
+
+def print_refit_growth(growth: Sequence[Growth]) -> None:
+    print(
+        f"{'':<26}{'MiB/fit':>9}{'total MiB':>11}{'RSS after 1st':>15}"
+        f"{'live models':>13}{'TF funcs/fit':>14}"
+    )
+    for g in growth:
+        print(
+            f"{g.label:<26}{g.per_fit_mib:>9.2f}{g.total_mib:>11.1f}"
+            f"{g.first_mib:>11.0f} MiB{g.live_models:>13}"
+            f"{g.tf_functions_per_fit:>14.3g}"
+        )
+    print(
+        f"({growth[0].fits} fits each; MiB/fit is the slope over the second half; "
+        "live models are counted before any final gc.collect())"
+    )
+
+
+# --------------------------------------------------------------------- targets
+
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target from the issue: ``value <op> bound``."""
+
+    label: str
+    value: float | None
+    op: str
+    bound: float
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return _COMPARE[self.op](self.value, self.bound)
+
+    def __str__(self) -> str:
+        status = {True: "met", False: "MISSED", None: "not measured"}[self.met]
+        value = "-" if self.value is None else f"{self.value:.3g}"
+        return f"{self.label:<38} {value:>8} {self.op} {self.bound:<5} {status}"
+
+
+def checks(
+    results: dict[int, dict[str, Timing]], fit: dict[str, Timing], peak: dict
+) -> list[Check]:
+    def cell_ratio(rows: int, numerator: str, denominator: str) -> float | None:
+        if rows not in results:
+            return None
+        return ratio(results[rows][numerator], results[rows][denominator])
+
+    return [
+        Check("1 row: ours/eager", cell_ratio(1, "ours", "eager"), "<=", 0.5),
+        Check("1 row: scikeras/ours", cell_ratio(1, "scikeras", "ours"), ">=", 50),
+        Check("32 rows: ours/eager", cell_ratio(32, "ours", "eager"), "<", 1),
+        Check("1,000 rows: ours/eager", cell_ratio(1000, "ours", "eager"), "<", 1),
+        Check("20,000 rows: ours/eager", cell_ratio(20000, "ours", "eager"), "<=", 1.2),
+        Check("fit: ours/raw keras", ratio(fit["ours"], fit["raw keras"]), "<=", 1.05),
+        Check(f"peak RSS {peak['rows']:,} rows/budget", peak_ratio(peak), "<=", 1),
+    ]
+
+
+def summary_line(
+    results: dict[int, dict[str, Timing]],
+    fit: dict[str, Timing],
+    peak: dict,
+    growth: Sequence[Growth],
+    targets: Sequence[Check],
+) -> str:
+    def series(numerator: str, denominator: str) -> str:
+        return " ".join(
+            f"{rows:,}={format_ratio(ratio(t[numerator], t[denominator]))}"
+            for rows, t in results.items()
+        )
+
+    met = sum(bool(c.met) for c in targets)
+    per_fit = " ".join(f"{g.label}={g.per_fit_mib:.2f}" for g in growth[:2])
+    return (
+        f"SUMMARY ours/eager: {series('ours', 'eager')} | "
+        f"scikeras/ours: {series('scikeras', 'ours')} | "
+        f"fit ours/raw: {format_ratio(ratio(fit['ours'], fit['raw keras']))} | "
+        f"peak RSS/budget: {peak_ratio(peak):.2f} | "
+        f"refit MiB/fit: {per_fit} | targets met: {met}/{len(targets)}"
+    )
+
+
+# ------------------------------------------------------------------------ main
+
+
+def _progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def _heading(title: str) -> None:
+    print(f"\n== {title} ==")
+
+
+def print_environment() -> None:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    print(
+        f"{cpu}, {os.cpu_count()} cores | Python {platform.python_version()} | "
+        f"keras {keras.__version__} ({keras.backend.backend()}) | "
+        f"scikeras {scikeras.__version__} | scikit-learn {sklearn.__version__} | "
+        f"skkeras_proba {skkeras_proba.__version__}"
+    )
+
+
+def parse_config(argv: Sequence[str] | None) -> tuple[Config, bool]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and few repeats"
+    )
+    parser.add_argument(
+        "--investigate",
+        action="store_true",
+        help="also run four repeated-fit variants that try remedies (5x longer)",
+    )
+    parser.add_argument("--refit-count", type=int, help="fits per repeated-fit process")
+    args = parser.parse_args(argv)
+    config = QUICK if args.quick else FULL
+    if args.refit_count:
+        config = dataclasses.replace(config, refit_count=args.refit_count)
+    return config, args.investigate
+
+
+def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
+    _heading("predict: median time per call")
+    clf, reference = fit_estimators(X[:TRAIN_ROWS], y[:TRAIN_ROWS])
+    results = time_predictions(predictors(clf, reference), X, config)
+    print_prediction_table(results)
+    return results
+
+
+def fit_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict[str, Timing]:
+    _heading(f"fit: {TRAIN_ROWS:,} rows, {EPOCHS} epochs, batch size {FIT_BATCH_SIZE}")
+    fit = time_fits(X[:TRAIN_ROWS], y[:TRAIN_ROWS], config)
+    for name, timing in fit.items():
+        print(f"  {name:<10} {format_seconds(timing.seconds)} ({timing.repeats} fits)")
+    print(f"  ours/raw keras: {format_ratio(ratio(fit['ours'], fit['raw keras']))}")
+    return fit
+
+
+def peak_section(config: Config) -> dict:
+    _heading(
+        f"peak memory: {config.peak_rows:,} rows, predict batch {DEFAULT_BATCH_SIZE:,}"
+    )
+    peak = [
+        run_worker("peak", "--rows", str(config.peak_rows), "--method", method)
+        for method in ("ours", "eager")
+    ]
+    print_peak_memory(peak)
+    return peak[0]
+
+
+def refit_section(config: Config, investigate: bool) -> list[Growth]:
+    _heading(
+        f"repeated fit + predict: 20-16-3 model, {REFIT_ROWS} rows, 1 epoch, "
+        f"{config.refit_count} fits per process"
+    )
+    variants = dict(REFIT_VARIANTS)
+    if investigate:
+        variants.update(INVESTIGATE_VARIANTS)
+    growth = measure_refit(variants, config.refit_count)
+    print_refit_growth(growth)
+    return growth
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config, investigate = parse_config(argv)
+    started = time.perf_counter()
+    keras.utils.set_random_seed(0)
+    print_environment()
+    X, y = make_data(max(*config.sizes, TRAIN_ROWS))
+
+    results = predict_section(X, y, config)
+    fit = fit_section(X, y, config)
+    peak = peak_section(config)
+    growth = refit_section(config, investigate)
+
+    _heading("targets")
+    targets = checks(results, fit, peak)
+    for check in targets:
+        print(f"  {check}")
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    print(summary_line(results, fit, peak, growth, targets))
+
+
+if __name__ == "__main__":
+    main()
