@@ -21,7 +21,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -29,6 +29,7 @@ import numpy as np
 import psutil
 from _workload import fit_raw_keras, make_data, ours
 
+from skkeras_proba._compat import custom_gradients_released
 from skkeras_proba._inference import DEFAULT_BATCH_SIZE
 
 _STATUS = Path("/proc/self/status")
@@ -104,7 +105,9 @@ def peak_worker(rows: int, method: str) -> dict:
     clf = ours().fit(X_train, y_train)
     X, _ = make_data(rows, seed=1)
     predict = _predictor(clf, method)
-    predict(X[:1_000])  # trace and warm up, so only the big call is measured
+    # Trace and warm up on full batches, so that only the big call is measured:
+    # the first batch of a new size makes TensorFlow keep some MiB of buffers.
+    predict(X[: 2 * DEFAULT_BATCH_SIZE])
     gc.collect()
     baseline = rss()
     with PeakRSS() as sampler:
@@ -136,21 +139,21 @@ def _predictor(clf, method: str) -> Callable[[np.ndarray], np.ndarray]:
 def refit_worker(kind: str, fits: int, options: argparse.Namespace) -> dict:
     """RSS after each of ``fits`` consecutive fit + predict of a small model.
 
-    ``options`` switches on the remedies tried in the investigation: building
-    the optimizer eagerly, ``gc.collect()``, dropping the gradient functions
-    TensorFlow registered while tracing, clearing TensorFlow's kernel cache.
+    ``options`` switches on the remedies tried in the investigation:
+    ``gc.collect()``, dropping the gradient functions TensorFlow registered
+    while tracing (what our ``fit`` does itself), clearing TensorFlow's kernel
+    cache.
     """
     X, y = make_data(REFIT_ROWS)
     step = _fit_and_predict_ours if kind == "ours" else _fit_and_predict_raw
-    build_params = {**SMALL_MODEL, "prebuild_optimizer": options.prebuild_optimizer}
     guard = contextlib.nullcontext
     if options.drop_gradient_registrations:
-        guard = _new_gradient_registrations_dropped
+        guard = custom_gradients_released
     after_fit: list[int] = []
     functions_first = None
     for _ in range(fits):
         with guard():
-            step(X, y, build_params)
+            step(X, y, SMALL_MODEL)
         if options.collect:
             gc.collect()
         if options.clear_kernel_cache:
@@ -174,24 +177,6 @@ def _fit_and_predict_ours(X: np.ndarray, y: np.ndarray, build_params: dict):
 def _fit_and_predict_raw(X: np.ndarray, y: np.ndarray, build_params: dict):
     model = fit_raw_keras(X, y, epochs=1, **build_params)
     return keras.ops.convert_to_numpy(model(X, training=False))
-
-
-@contextlib.contextmanager
-def _new_gradient_registrations_dropped() -> Iterator[None]:
-    """Forget gradient functions TensorFlow registers inside the block.
-
-    Investigation only (private API): every traced training step registers a
-    ``CustomGradient-N`` entry (from ``ReplicaContext.all_reduce``) in a global
-    registry that is never cleaned, and the entry's closure keeps the step's
-    whole graph alive. Entries are only read while tracing the step.
-    """
-    from tensorflow.python.framework import ops
-
-    registry = ops._gradient_registry._registry
-    before = set(registry)
-    yield
-    for name in set(registry) - before:
-        del registry[name]
 
 
 def _tf_context():
@@ -224,8 +209,10 @@ def main() -> None:
     refit.add_argument("--fits", type=int, required=True)
     for flag, what in [
         ("--collect", "gc.collect() after every fit"),
-        ("--prebuild-optimizer", "create the optimizer's variables before fit"),
-        ("--drop-gradient-registrations", "forget TF's per-trace gradient entries"),
+        (
+            "--drop-gradient-registrations",
+            "forget TF's per-trace gradient entries, as our fit does",
+        ),
         ("--clear-kernel-cache", "clear TF's eager kernel cache after every fit"),
     ]:
         refit.add_argument(flag, action="store_true", help=what)

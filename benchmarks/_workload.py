@@ -20,17 +20,10 @@ EPOCHS = 2
 FIT_BATCH_SIZE = 256
 
 
-def build_mlp(
-    hidden_units: int = HIDDEN_UNITS,
-    hidden_layers: int = 2,
-    prebuild_optimizer: bool = False,
-) -> keras.Model:
+def build_mlp(hidden_units: int = HIDDEN_UNITS, hidden_layers: int = 2) -> keras.Model:
     """An MLP with a 3-unit logits head, compiled; by default 20-64-64-3.
 
-    ``hidden_layers`` relu layers of ``hidden_units`` each come first. With
-    ``prebuild_optimizer``, the optimizer's variables are created at once,
-    eagerly (as Keras' own ``compile_from_config`` does), instead of inside the
-    first traced training step.
+    ``hidden_layers`` relu layers of ``hidden_units`` each come first.
     """
     hidden = [
         keras.layers.Dense(hidden_units, activation="relu")
@@ -43,8 +36,6 @@ def build_mlp(
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    if prebuild_optimizer:
-        model.optimizer.build(model.trainable_variables)
     return model
 
 

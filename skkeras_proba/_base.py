@@ -9,7 +9,8 @@ import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from skkeras_proba._inference import Forward
+from skkeras_proba._compat import custom_gradients_released
+from skkeras_proba._inference import Decode, Forward
 from skkeras_proba._scikeras_fixes import ScikerasFixes
 
 
@@ -125,7 +126,7 @@ class KerasEstimatorBase(ScikerasFixes):
         if weight is not None:
             kept = weight != 0  # scikit-learn semantics: zero weight = absent
             X, y, weight = X[kept], y[kept], weight[kept]
-        with self._seeded_fit_context():
+        with self._seeded_fit_context(), custom_gradients_released():
             if reset:
                 self._initialize(X, y)
             targets = self._keras_targets(y)
@@ -161,17 +162,23 @@ class KerasEstimatorBase(ScikerasFixes):
     def _predict_batch_size(self) -> int | None:
         return getattr(self, "predict__batch_size", None)
 
-    def _raw_outputs(self, X: Any) -> list[np.ndarray]:
-        """Validated X through the traced model: one raw array per head."""
+    def _predict_outputs(self, X: Any, decode: Decode) -> list[np.ndarray]:
+        """Validated X through the traced model, ``decode``-d batch by batch.
+
+        Decoding each batch as it comes out means the raw outputs of all rows
+        never exist at once: memory stays at input + output + one batch.
+        """
         check_is_fitted(self)
         X, _ = self._validate_data(X, reset=False)
-        return self._forward_unchecked(X)
+        return self._forward_unchecked(X, decode)
 
-    def _forward_unchecked(self, X: Any) -> list[np.ndarray]:
+    def _forward_unchecked(
+        self, X: Any, decode: Decode | None = None
+    ) -> list[np.ndarray]:
         batch_size = self._predict_batch_size()
         if batch_size == -1:
             batch_size = X.shape[0]
-        return self._forward(self._encode_features(X), batch_size)
+        return self._forward(self._encode_features(X), batch_size, decode)
 
     def __getstate__(self) -> dict[str, Any]:
         # The traced function cannot be pickled; it is rebuilt on load.

@@ -381,10 +381,26 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             self.heads_ = resolve_heads(self.heads_, raw)
 
     def _per_head(self, X: Any, decode: Callable) -> list[np.ndarray]:
-        raw = self._raw_outputs(X)
+        """``decode(raw, head, target_kind_)`` of every head, batch by batch."""
+
+        def decode_batch(raw: list[np.ndarray]) -> list[np.ndarray]:
+            return [
+                decode(r.reshape(len(r), -1), head, self.target_kind_)
+                for r, head in zip(raw, self.heads_, strict=True)
+            ]
+
+        return self._predict_outputs(X, decode_batch)
+
+    def _labels(self, raw: list[np.ndarray]) -> list[np.ndarray]:
+        """One batch's labels, one array per head."""
+        kind = self.target_kind_
         return [
-            decode(r.reshape(len(r), -1), head, self.target_kind_)
-            for r, head in zip(raw, self.heads_, strict=True)
+            _targets.head_labels(
+                _targets.head_proba(r.reshape(len(r), -1), head, kind), classes, kind
+            )
+            for r, head, classes in zip(
+                raw, self.heads_, self._head_classes, strict=True
+            )
         ]
 
     def _single_or_list(self, per_head: list[np.ndarray]) -> Any:
@@ -454,11 +470,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             The most probable class; for multi-label targets the 0/1 indicator
             matrix (threshold 0.5); for multi-output models one column per head.
         """
-        probas = self._per_head(X, _targets.head_proba)
-        labels = [
-            _targets.head_labels(p, classes, self.target_kind_)
-            for p, classes in zip(probas, self._head_classes, strict=True)
-        ]
+        labels = self._predict_outputs(X, self._labels)
         if self.target_kind_ != _targets.MULTIOUTPUT:
             return labels[0]
         dtypes = {column.dtype for column in labels}

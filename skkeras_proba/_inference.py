@@ -5,7 +5,9 @@ call: about 75 ms for a single row. Calling the model eagerly costs a few
 milliseconds of Python per layer. Instead we trace ``model(x, training=False)``
 once into a TensorFlow graph whose batch dimension is left open (``None``), so
 any batch size reuses the same trace, and stream the input through it in
-batches into a preallocated output: memory stays at input + output + one batch.
+batches. Each batch's raw outputs are decoded (into probabilities, labels...)
+before the next batch runs and written into a preallocated output, so memory
+stays at input + output + one batch.
 
 A :class:`Forward` holds the trace. Estimators keep one per fitted model, drop it
 when pickled and rebuild it when unpickled (see ``_base.py``).
@@ -14,6 +16,7 @@ when pickled and rebuild it when unpickled (see ``_base.py``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -26,6 +29,9 @@ DEFAULT_BATCH_SIZE = 8192
 Large enough that per-call overhead vanishes, small enough that one batch of
 activations of a typical tabular or small image model stays in a few MiB.
 """
+
+Decode = Callable[[list[np.ndarray]], list[np.ndarray]]
+"""Maps one batch's raw outputs (one array per head) to arrays with the same rows."""
 
 
 class Forward:
@@ -42,8 +48,10 @@ class Forward:
         self.model = model
         self._traced = None
 
-    def __call__(self, X: Any, batch_size: int | None = None) -> list[np.ndarray]:
-        """Raw outputs of every head for all rows of ``X``.
+    def __call__(
+        self, X: Any, batch_size: int | None = None, decode: Decode | None = None
+    ) -> list[np.ndarray]:
+        """Outputs of every head for all rows of ``X``, decoded batch by batch.
 
         Parameters
         ----------
@@ -51,11 +59,15 @@ class Forward:
             Model input with samples on the first axis.
         batch_size : int, default=None
             Rows per forward call; :data:`DEFAULT_BATCH_SIZE` if None.
+        decode : callable, default=None
+            Applied to each batch's raw outputs (a list with one array per
+            head); it returns a list of arrays with the batch's rows, e.g.
+            probabilities. None keeps the raw outputs.
 
         Returns
         -------
         outputs : list of ndarray
-            One array per head, with ``len(X)`` rows.
+            What ``decode`` returns, for all ``len(X)`` rows.
         """
         batch_size = batch_size or DEFAULT_BATCH_SIZE
         n_samples = _n_samples(X)
@@ -63,6 +75,8 @@ class Forward:
         for start in range(0, n_samples, batch_size):
             stop = min(start + batch_size, n_samples)
             batch = self._call(_take(X, start, stop))
+            if decode is not None:
+                batch = decode(batch)
             if outputs is None:
                 outputs = [np.empty((n_samples, *b.shape[1:]), b.dtype) for b in batch]
             for out, b in zip(outputs, batch, strict=True):

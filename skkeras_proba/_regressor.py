@@ -185,7 +185,11 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Float64, shaped like the training y.
         """
-        raw = self._raw_outputs(X)
-        y_pred = np.column_stack([r.reshape(len(r), -1) for r in raw])
-        y_pred = y_pred.astype(np.float64)
+        (y_pred,) = self._predict_outputs(X, _as_target_columns)
         return y_pred[:, 0] if self.n_outputs_ == 1 else y_pred
+
+
+def _as_target_columns(raw: list[np.ndarray]) -> list[np.ndarray]:
+    """Every head's outputs side by side, as one float64 array."""
+    columns = np.column_stack([r.reshape(len(r), -1) for r in raw])
+    return [columns.astype(np.float64)]

@@ -78,3 +78,31 @@ def test_every_output_of_a_multi_output_model_is_returned_in_order():
     )
     a, b = Forward(model)(np.ones((5, 3)))
     assert a.shape == (5, 1) and b.shape == (5, 2)
+
+
+def test_decode_sees_each_batch_once_and_fills_every_row(fitted):
+    batch_rows = []
+
+    def doubled(raw):
+        batch_rows.append(len(raw[0]))
+        return [2.0 * r for r in raw]
+
+    (raw,) = Forward(fitted.model_)(X, batch_size=150)
+    (decoded,) = Forward(fitted.model_)(X, batch_size=150, decode=doubled)
+    assert batch_rows == [150, 150, 100]
+    np.testing.assert_array_equal(decoded, 2.0 * raw)
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function"]
+)
+def test_every_predict_method_decodes_batches_like_the_whole(fitted, method):
+    batched = pickle.loads(pickle.dumps(fitted)).set_params(predict__batch_size=7)
+    whole = pickle.loads(pickle.dumps(fitted)).set_params(predict__batch_size=-1)
+    expected = getattr(whole, method)(X)
+    if method == "predict":
+        np.testing.assert_array_equal(getattr(batched, method)(X), expected)
+    else:
+        np.testing.assert_allclose(
+            getattr(batched, method)(X), expected, rtol=1e-5, atol=1e-6
+        )

@@ -118,3 +118,12 @@ def test_multilabel_proba_and_decision_are_per_label():
 )
 def test_looks_like_probabilities(raw, link, expected):
     assert _proba.looks_like_probabilities(raw, link=link) is expected
+
+
+@pytest.mark.parametrize("n_columns", [1, 2, 3, 32, 33, 200])
+def test_row_reductions_match_numpy(n_columns):
+    z = np.random.default_rng(0).normal(size=(50, n_columns)) * 30
+    np.testing.assert_array_equal(_proba._row_max(z), z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        _proba._row_sum(z), z.sum(axis=1, keepdims=True), rtol=1e-12, atol=1e-12
+    )
