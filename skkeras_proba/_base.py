@@ -150,6 +150,14 @@ class KerasEstimatorBase(ScikerasFixes):
         self._bind_model(X, y)
         self._initialize_callbacks()
 
+    def _probe_output_units(self, X: Any) -> list[int]:
+        """Units of each output, from running the model on one row of X.
+
+        For subclassed models, whose outputs are unknown until called.
+        """
+        outputs = Forward(self.model_)(self._encode_features(X[:1]))
+        return [int(output.shape[-1]) for output in outputs]
+
     def _after_training(self, X: Any) -> None:
         """Hook run once the model is trained and ``_forward`` exists."""
 

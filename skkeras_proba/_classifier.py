@@ -334,17 +334,13 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             kind = _targets.MULTIOUTPUT
         classes = self._classes(y, kind)
         _targets.check_enough_classes(classes, kind)  # before building a model
-        self.classes_ = classes[0] if len(classes) == 1 else classes
-        self.n_classes_ = (
-            len(classes[0]) if len(classes) == 1 else [len(c) for c in classes]
-        )
+        self._set_classes(classes, kind)
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Inspect the built model's heads and check them against y."""
         output_units = None
         if not hasattr(self.model_, "outputs"):  # subclassed: run it once
-            probe = Forward(self.model_)(self._encode_features(X[:1]))
-            output_units = [o.shape[-1] for o in probe]
+            output_units = self._probe_output_units(X)
         heads = inspect_heads(self.model_, self.logits, output_units=output_units)
         kind = _targets.target_kind(y, self.target_type_, len(heads))
         if kind == _targets.MULTIOUTPUT:
@@ -365,12 +361,13 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         self.heads_ = tuple(heads)
         self.target_kind_ = kind
         self._head_classes = classes
-        self.classes_ = classes if kind == _targets.MULTIOUTPUT else classes[0]
-        self.n_classes_ = (
-            [len(c) for c in classes]
-            if kind == _targets.MULTIOUTPUT
-            else len(classes[0])
-        )
+        self._set_classes(classes, kind)
+
+    def _set_classes(self, classes: list[np.ndarray], kind: str) -> None:
+        """``classes_`` and ``n_classes_``: one entry per head if multi-output."""
+        multioutput = kind == _targets.MULTIOUTPUT
+        self.classes_ = classes if multioutput else classes[0]
+        self.n_classes_ = [len(c) for c in classes] if multioutput else len(classes[0])
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         return _targets.encode(y, self._head_classes, self.heads_, self.target_kind_)

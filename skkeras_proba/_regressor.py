@@ -12,7 +12,6 @@ from sklearn.utils.validation import column_or_1d
 
 from skkeras_proba._base import KerasEstimatorBase
 from skkeras_proba._heads import output_names
-from skkeras_proba._inference import Forward
 
 
 class KerasRegressor(RegressorMixin, KerasEstimatorBase):
@@ -155,7 +154,7 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         try:
             units = [int(t.shape[-1]) for t in self.model_.outputs]
         except AttributeError:  # subclassed model: run it once
-            units = [o.shape[-1] for o in self._probe_outputs(X)]
+            units = self._probe_output_units(X)
         if sum(units) != self.n_outputs_:
             raise ValueError(
                 f"The model's outputs {output_names(self.model_)} have {sum(units)} "
@@ -163,9 +162,6 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
                 f"with Dense({self.n_outputs_})."
             )
         self._output_units = units
-
-    def _probe_outputs(self, X: Any) -> list[np.ndarray]:
-        return Forward(self.model_)(self._encode_features(X[:1]))
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         y = y.reshape(len(y), -1).astype(np.float32)
