@@ -17,7 +17,8 @@ from skkeras_proba._scikeras_fixes import ScikerasFixes
 class KerasEstimatorBase(ScikerasFixes):
     """Fit a freshly built Keras model, predict through a traced forward pass.
 
-    Subclasses implement ``_check_y`` (validate y), ``_set_target_metadata``
+    Subclasses implement ``_check_y`` (validate y), ``_check_continuation``
+    (y of an incremental fit against the built model), ``_set_target_metadata``
     (attributes a build function may read from ``meta``), ``_bind_model`` (check
     the built model against y, record ``heads_``) and ``_keras_targets``
     (encode y for Keras).
@@ -120,6 +121,8 @@ class KerasEstimatorBase(ScikerasFixes):
             )
         reset = not (warm_start and self.__sklearn_is_fitted__())
         X, y = self._validate_data(X, self._check_y(y), reset=reset)
+        if not reset:
+            self._check_continuation(y)
         if sp.issparse(X):
             X = X.toarray()  # Keras trains on dense tensors only
         weight = self._fit_sample_weight(X, y, sample_weight)

@@ -21,6 +21,12 @@ from skkeras_proba._heads import (
     resolve_heads,
     warn_on_loss_mismatch,
 )
+from skkeras_proba._incremental import (
+    check_indicator,
+    check_known_labels,
+    check_same_classes,
+    check_target_shape,
+)
 from skkeras_proba._inference import Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
@@ -232,6 +238,11 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         elif kind is None:
             kind = _targets.BINARY if len(classes_[0]) == 2 else _targets.MULTICLASS
         clf._bind(heads, classes_, kind)
+        one_column = kind in (_targets.BINARY, _targets.MULTICLASS)
+        clf.y_ndim_ = 1 if one_column else 2
+        clf.n_outputs_ = len(classes_) if kind == _targets.MULTIOUTPUT else 1
+        if kind == _targets.MULTILABEL:
+            clf.n_outputs_ = len(classes_[0])
         input_shape = tuple(model.inputs[0].shape)
         clf.n_features_in_ = input_shape[1]
         clf.X_shape_ = input_shape
@@ -294,8 +305,15 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         self : KerasClassifier
             The classifier, trained one epoch further.
         """
+        if self.__sklearn_is_fitted__():
+            if classes is not None:  # checked before the model is touched
+                check_same_classes(classes, self._head_classes[0])
+            return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
         self._partial_fit_classes = classes
-        return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+        try:
+            return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+        finally:
+            self._partial_fit_classes = None
 
     def _classes(self, y: np.ndarray, kind: str) -> list[np.ndarray]:
         hint = getattr(self, "_partial_fit_classes", None)
@@ -323,6 +341,14 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             check_classification_targets(y)
         return y
 
+    def _check_continuation(self, y: np.ndarray) -> None:
+        """Reject a y the fitted model has no output units for."""
+        check_target_shape(y, self.y_ndim_, self.n_outputs_)
+        if self.target_kind_ == _targets.MULTILABEL:
+            check_indicator(y)
+        else:
+            check_known_labels(y, self._head_classes)
+
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""
         self.target_type_ = _type_of_target(y)
@@ -333,6 +359,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         if y.ndim == 2 and not multilabel:
             kind = _targets.MULTIOUTPUT
         classes = self._classes(y, kind)
+        if y.ndim == 1:  # partial_fit(classes=...) may name classes y lacks
+            self.target_type_ = type_of_target(classes[0])
         _targets.check_enough_classes(classes, kind)  # before building a model
         self._set_classes(classes, kind)
 

@@ -12,6 +12,7 @@ from sklearn.utils.validation import column_or_1d
 
 from skkeras_proba._base import KerasEstimatorBase
 from skkeras_proba._heads import output_names
+from skkeras_proba._incremental import check_target_shape
 
 
 class KerasRegressor(RegressorMixin, KerasEstimatorBase):
@@ -142,6 +143,10 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
 
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=True):
         return super()._validate_data(X, y, reset=reset, y_numeric=True)
+
+    def _check_continuation(self, y: np.ndarray) -> None:
+        """Reject a y whose targets differ from those the model was built for."""
+        check_target_shape(y, self.y_ndim_, self.n_outputs_)
 
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""

@@ -57,6 +57,8 @@ class ScikerasFixes(BaseWrapper):
             )
         if reset:
             self.X_shape_, self.X_dtype_ = X.shape, X.dtype
+            if y is not None:  # read by build functions from meta, as in scikeras
+                self.y_dtype_, self.y_ndim_ = y.dtype, y.ndim
         elif X.shape[1:] != self.X_shape_[1:]:
             raise ValueError(
                 f"X has samples of shape {X.shape[1:]}, but {type(self).__name__} "
