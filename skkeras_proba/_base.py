@@ -10,7 +10,12 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._compat import custom_gradients_released
-from skkeras_proba._inference import Decode, Forward
+from skkeras_proba._inference import (
+    KERAS_PREDICT_KWARGS,
+    Decode,
+    Forward,
+    needs_keras_predict_loop,
+)
 from skkeras_proba._scikeras_fixes import ScikerasFixes
 
 
@@ -170,23 +175,51 @@ class KerasEstimatorBase(ScikerasFixes):
             return X  # scikeras' default identity encoder: skip its overhead
         return encoder.transform(X)
 
-    def _predict_batch_size(self) -> int | None:
-        return getattr(self, "predict__batch_size", None)
+    def _predict_outputs(
+        self, X: Any, decode: Decode, predict_kwargs: dict[str, Any]
+    ) -> list[np.ndarray]:
+        """Validated X through the model, ``decode``-d batch by batch.
 
-    def _predict_outputs(self, X: Any, decode: Decode) -> list[np.ndarray]:
-        """Validated X through the traced model, ``decode``-d batch by batch.
-
-        Decoding each batch as it comes out means the raw outputs of all rows
-        never exist at once: memory stays at input + output + one batch.
+        ``predict_kwargs`` are the Keras ``predict`` arguments a predict method
+        was called with, as scikeras forwards them. Decoding each batch as it
+        comes out means the raw outputs of all rows never exist at once: memory
+        stays at input + output + one batch.
         """
+        unknown = set(predict_kwargs) - KERAS_PREDICT_KWARGS
+        if unknown:
+            raise TypeError(
+                f"Got unexpected keyword arguments {sorted(unknown)}. Prediction "
+                "takes the arguments of keras.Model.predict: "
+                f"{sorted(KERAS_PREDICT_KWARGS)}."
+            )
         check_is_fitted(self)
         X, _ = self._validate_data(X, reset=False)
-        return self._forward_unchecked(X, decode)
+        features = self._encode_features(X)
+        requested = {**self._routed_predict_kwargs(), **predict_kwargs}
+        if requested.get("batch_size") == -1:
+            requested["batch_size"] = _n_rows(features)
+        callbacks = getattr(self, "_predict_callbacks", [])
+        if needs_keras_predict_loop(requested, callbacks):
+            keras_kwargs = {"verbose": self.verbose, "callbacks": callbacks}
+            return self._forward.keras_predict(
+                features, decode, **{**keras_kwargs, **requested}
+            )
+        return self._forward(features, requested.get("batch_size"), decode)
+
+    def _routed_predict_kwargs(self) -> dict[str, Any]:
+        """``predict__batch_size``, ``predict__verbose``, ... set on the estimator."""
+        names = KERAS_PREDICT_KWARGS - {"callbacks"}  # callbacks are built at fit
+        return {
+            name: getattr(self, f"predict__{name}")
+            for name in names
+            if hasattr(self, f"predict__{name}")
+        }
 
     def _forward_unchecked(
         self, X: Any, decode: Decode | None = None
     ) -> list[np.ndarray]:
-        batch_size = self._predict_batch_size()
+        """The fast path on validated X, for the estimator's own use."""
+        batch_size = self._routed_predict_kwargs().get("batch_size")
         if batch_size == -1:
             batch_size = X.shape[0]
         return self._forward(self._encode_features(X), batch_size, decode)
@@ -201,3 +234,15 @@ class KerasEstimatorBase(ScikerasFixes):
         super().__setstate__(state)
         if "model_" in state:
             self._forward = Forward(self.model_)
+
+
+def _n_rows(features: Any) -> int:
+    """Rows of the model's input, for ``batch_size=-1`` (all rows at once)."""
+    try:
+        return features.shape[0]
+    except AttributeError:  # scikeras' message for the same situation
+        raise ValueError(
+            "`batch_size=-1` requires that `X` implement `shape`: the feature "
+            f"encoder returned a {type(features).__name__}. Give predict__batch_size "
+            "a number of rows instead."
+        ) from None

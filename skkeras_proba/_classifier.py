@@ -405,7 +405,9 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             raw = self._forward_unchecked(X[:_ROWS_TO_DECIDE_HEADS])
             self.heads_ = resolve_heads(self.heads_, raw)
 
-    def _per_head(self, X: Any, decode: Callable) -> list[np.ndarray]:
+    def _per_head(
+        self, X: Any, decode: Callable, predict_kwargs: dict[str, Any]
+    ) -> list[np.ndarray]:
         """``decode(raw, head, target_kind_)`` of every head, batch by batch."""
 
         def decode_batch(raw: list[np.ndarray]) -> list[np.ndarray]:
@@ -414,7 +416,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
                 for r, head in zip(raw, self.heads_, strict=True)
             ]
 
-        return self._predict_outputs(X, decode_batch)
+        return self._predict_outputs(X, decode_batch, predict_kwargs)
 
     def _labels(self, raw: list[np.ndarray]) -> list[np.ndarray]:
         """One batch's labels, one array per head."""
@@ -431,13 +433,17 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
     def _single_or_list(self, per_head: list[np.ndarray]) -> Any:
         return per_head if self.target_kind_ == _targets.MULTIOUTPUT else per_head[0]
 
-    def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
+    def predict_proba(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
         """Class probabilities for X.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
+        **kwargs : dict
+            Arguments of ``keras.Model.predict``, forwarded as scikeras does:
+            ``batch_size`` is honoured by the fast forward pass; ``verbose``,
+            ``steps`` or ``callbacks`` run Keras' own ``predict`` loop.
 
         Returns
         -------
@@ -447,30 +453,38 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             targets, independent per-label probabilities of shape
             (n_samples, n_labels); for multi-output models, one array per head.
         """
-        return self._single_or_list(self._per_head(X, _targets.head_proba))
+        return self._single_or_list(self._per_head(X, _targets.head_proba, kwargs))
 
-    def predict_log_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
+    def predict_log_proba(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
         """Log of class probabilities, computed stably from logits.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
+        **kwargs : dict
+            Arguments of ``keras.Model.predict``, forwarded as scikeras does:
+            ``batch_size`` is honoured by the fast forward pass; ``verbose``,
+            ``steps`` or ``callbacks`` run Keras' own ``predict`` loop.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes) or list of ndarray
             Same layout as :meth:`predict_proba`.
         """
-        return self._single_or_list(self._per_head(X, _targets.head_log_proba))
+        return self._single_or_list(self._per_head(X, _targets.head_log_proba, kwargs))
 
-    def decision_function(self, X: Any) -> np.ndarray | list[np.ndarray]:
+    def decision_function(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
         """Logits: confidence scores per class.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
+        **kwargs : dict
+            Arguments of ``keras.Model.predict``, forwarded as scikeras does:
+            ``batch_size`` is honoured by the fast forward pass; ``verbose``,
+            ``steps`` or ``callbacks`` run Keras' own ``predict`` loop.
 
         Returns
         -------
@@ -479,15 +493,19 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             per-class logits (log-probabilities for probability heads). For
             multi-label targets, per-label log-odds.
         """
-        return self._single_or_list(self._per_head(X, _targets.head_decision))
+        return self._single_or_list(self._per_head(X, _targets.head_decision, kwargs))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
         """Predicted labels, in the label space of the training y.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
+        **kwargs : dict
+            Arguments of ``keras.Model.predict``, forwarded as scikeras does:
+            ``batch_size`` is honoured by the fast forward pass; ``verbose``,
+            ``steps`` or ``callbacks`` run Keras' own ``predict`` loop.
 
         Returns
         -------
@@ -495,7 +513,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             The most probable class; for multi-label targets the 0/1 indicator
             matrix (threshold 0.5); for multi-output models one column per head.
         """
-        labels = self._predict_outputs(X, self._labels)
+        labels = self._predict_outputs(X, self._labels, kwargs)
         if self.target_kind_ != _targets.MULTIOUTPUT:
             return labels[0]
         dtypes = {column.dtype for column in labels}

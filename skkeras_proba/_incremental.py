@@ -53,6 +53,20 @@ def _numeric(dtype: np.dtype) -> bool:
     return dtype.kind in "biuf"
 
 
+def _can_hold(dtype: np.dtype, classes_dtype: np.dtype) -> bool:
+    """Whether labels of ``dtype`` can be compared with the fitted classes.
+
+    Numeric labels must cast safely to the classes' dtype (as scikeras
+    checks: uint8 after int64 is fine, float64 after int64 is not); strings
+    match strings of any length; object labels are compared value by value.
+    """
+    if object in (dtype, classes_dtype):
+        return True
+    if _numeric(dtype) and _numeric(classes_dtype):
+        return bool(np.can_cast(dtype, classes_dtype))
+    return _numeric(dtype) == _numeric(classes_dtype)
+
+
 def _unknown_labels(column: np.ndarray, classes: np.ndarray) -> list:
     """Labels of ``column`` that are not in ``classes``, sorted where possible."""
     if _numeric(column.dtype) and _numeric(classes.dtype):
@@ -78,11 +92,13 @@ def check_known_labels(y: np.ndarray, classes: Sequence[np.ndarray]) -> None:
     columns = [y] if y.ndim == 1 else list(y.T)
     for index, (column, known) in enumerate(zip(columns, classes, strict=True)):
         what = f"Column {index} of y" if len(classes) > 1 else "y"
-        if _numeric(column.dtype) != _numeric(known.dtype) and column.dtype != object:
+        if not _can_hold(column.dtype, known.dtype):
             raise ValueError(
-                f"{what} has dtype {column.dtype}, which cannot hold the fitted "
-                f"classes {_shown(known.tolist())} (dtype {known.dtype}). Pass "
-                "labels of the same type as in the first fit."
+                f"Got y with dtype {column.dtype}, but the model was built for "
+                f"classes {_shown(known.tolist())} of dtype {known.dtype}: "
+                f"{what} cannot be cast to {known.dtype} safely. Pass labels of "
+                "the same type as in the first fit, e.g. "
+                f"y.astype({str(known.dtype)!r})."
             )
         unknown = _unknown_labels(column, known)
         if unknown:

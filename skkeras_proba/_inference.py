@@ -83,6 +83,17 @@ class Forward:
                 out[start:stop] = b
         return outputs if outputs is not None else []
 
+    def keras_predict(
+        self, X: Any, decode: Decode | None = None, **predict_kwargs: Any
+    ) -> list[np.ndarray]:
+        """Outputs of every head through Keras' own ``model.predict`` loop.
+
+        For what only that loop does (see :func:`needs_keras_predict_loop`);
+        same return value as calling this object.
+        """
+        outputs = self._to_list(self.model.predict(X, **predict_kwargs))
+        return decode(outputs) if decode is not None else outputs
+
     def _call(self, batch: Any) -> list[np.ndarray]:
         if keras.backend.backend() != "tensorflow":
             return self._to_list(self.model(batch, training=False))
@@ -114,6 +125,36 @@ class Forward:
         elif not isinstance(result, list | tuple):
             result = [result]
         return [keras.ops.convert_to_numpy(r) for r in result]
+
+
+KERAS_PREDICT_KWARGS = frozenset({"batch_size", "verbose", "steps", "callbacks"})
+"""Keyword arguments of ``keras.Model.predict`` that predict methods accept."""
+
+_PREDICT_HOOKS = (
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
+
+
+def needs_keras_predict_loop(
+    predict_kwargs: dict[str, Any], callbacks: list[keras.callbacks.Callback]
+) -> bool:
+    """Whether a prediction must run through ``keras.Model.predict``.
+
+    The traced forward pass honours ``batch_size``; Keras' loop is needed for
+    anything else it does: ``verbose`` (its progress bar), ``steps``, explicit
+    ``callbacks``, and callbacks that implement a predict hook. Callbacks meant
+    for training only (``EarlyStopping``, ...) keep the fast path.
+    """
+    if set(predict_kwargs) - {"batch_size"}:
+        return True
+    return any(
+        getattr(type(callback), hook) is not getattr(keras.callbacks.Callback, hook)
+        for callback in callbacks
+        for hook in _PREDICT_HOOKS
+    )
 
 
 def _inference_call(model: keras.Model, x: Any) -> Any:

@@ -136,7 +136,7 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         )
 
     def _check_y(self, y: Any) -> np.ndarray:
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return y
@@ -173,24 +173,29 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         bounds = np.cumsum(self._output_units)[:-1]
         return np.split(y, bounds, axis=1)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
         """Predicted targets.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
+        **kwargs : dict
+            Arguments of ``keras.Model.predict``, forwarded as scikeras does:
+            ``batch_size`` is honoured by the fast forward pass; ``verbose``,
+            ``steps`` or ``callbacks`` run Keras' own ``predict`` loop.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
-            Float64, shaped like the training y.
+            In Keras' float type (``keras.backend.floatx()``, float32 by
+            default) as in scikeras, shaped like the training y.
         """
-        (y_pred,) = self._predict_outputs(X, _as_target_columns)
+        (y_pred,) = self._predict_outputs(X, _as_target_columns, kwargs)
         return y_pred[:, 0] if self.n_outputs_ == 1 else y_pred
 
 
 def _as_target_columns(raw: list[np.ndarray]) -> list[np.ndarray]:
-    """Every head's outputs side by side, as one float64 array."""
+    """Every head's outputs side by side, in Keras' float type (as scikeras)."""
     columns = np.column_stack([r.reshape(len(r), -1) for r in raw])
-    return [columns.astype(np.float64)]
+    return [columns.astype(keras.backend.floatx(), copy=False)]

@@ -81,10 +81,17 @@ class TestCheckFunctions:
             check_known_labels(y, classes)
 
     def test_known_labels_rejects_a_dtype_that_cannot_hold_the_classes(self):
-        with pytest.raises(ValueError, match="dtype int64, which cannot hold"):
+        with pytest.raises(ValueError, match="Got y with dtype int64, but"):
             check_known_labels(np.array([0, 1]), [np.array(["no", "yes"])])
-        with pytest.raises(ValueError, match="dtype <U3, which cannot hold"):
+        with pytest.raises(ValueError, match="Got y with dtype <U3, but"):
             check_known_labels(np.array(["0", "1", "two"]), [np.array([0, 1])])
+        with pytest.raises(ValueError, match="cannot be cast to int64 safely"):
+            check_known_labels(np.array([0.0, 1.0]), [np.array([0, 1])])
+
+    def test_known_labels_accepts_narrower_numbers_and_strings_of_any_length(self):
+        check_known_labels(np.array([0, 1], dtype=np.uint8), [np.array([0, 1])])
+        check_known_labels(np.array([0, 1]), [np.array([0.0, 1.0])])
+        check_known_labels(np.array(["no", "yes"]), [np.array(["no", "yes", "maybe"])])
 
     def test_known_labels_accepts_mixed_object_labels(self):
         classes = [np.array(["a", 1], dtype=object)]
@@ -147,7 +154,7 @@ def test_incremental_fit_rejects_labels_of_another_type():
     labels = np.array(["setosa", "versicolor", "virginica"])[Y_IRIS]
     clf = KerasClassifier(logits_head, random_state=0).partial_fit(X_IRIS, labels)
     before = _state(clf)
-    with pytest.raises(ValueError, match="cannot hold the fitted classes"):
+    with pytest.raises(ValueError, match="Got y with dtype int64"):
         clf.partial_fit(X_IRIS, Y_IRIS)
     _assert_unchanged(before, _state(clf))
 
