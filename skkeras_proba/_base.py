@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
@@ -81,7 +82,10 @@ class KerasEstimatorBase(ScikerasFixes):
         """
         for name in ("epochs", "initial_epoch"):
             if name in kwargs:
-                raise TypeError(f"partial_fit always trains one epoch; got {name}=.")
+                raise TypeError(
+                    f"Invalid argument `{name}` to `partial_fit`: it always trains "
+                    "one epoch, from the current epoch. Call fit for more epochs."
+                )
         self._fit(
             X,
             y,
@@ -96,6 +100,18 @@ class KerasEstimatorBase(ScikerasFixes):
     def initialize(self, X: Any, y: Any):
         """Build and compile the model for ``(X, y)`` without training it.
 
+        A Keras model instance passed as ``model=`` is used as it is, trained
+        weights included (``model_`` is that object): scikeras' way to wrap a
+        trained model for inference. ``fit`` still trains a fresh copy, so
+        cross-validation folds never share weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs the model takes; sets the input shape and feature checks.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; sets the classes (or targets) the model predicts.
+
         Returns
         -------
         self : object
@@ -104,7 +120,7 @@ class KerasEstimatorBase(ScikerasFixes):
         self._validate_params()
         X, y = self._validate_data(X, self._check_y(y), reset=True)
         with self._seeded_fit_context():
-            self._initialize(X, y)
+            self._initialize(X, y, reuse_model_instance=True)
         self._forward = Forward(self.model_)
         return self
 
@@ -150,11 +166,24 @@ class KerasEstimatorBase(ScikerasFixes):
         self._forward = Forward(self.model_)
         self._after_training(X)
 
-    def _initialize(self, X: Any, y: np.ndarray) -> None:
+    def _initialize(
+        self, X: Any, y: np.ndarray, reuse_model_instance: bool = False
+    ) -> None:
+        """Fit the encoders, build and compile the model, check it against y.
+
+        ``reuse_model_instance``: a model instance passed as ``model=`` is used
+        as is (trained weights kept) rather than cloned, which is how scikeras'
+        ``initialize`` wraps a trained model for inference.
+        """
         self._set_target_metadata(y)
         self.feature_encoder_ = self.feature_encoder.fit(X)
-        self.model_ = self._build_keras_model()
+        vars(self).update(getattr(self.feature_encoder_, "get_metadata", dict)())
+        if reuse_model_instance and isinstance(self.model, keras.Model):
+            self.model_ = self.model
+        else:
+            self.model_ = self._build_keras_model()
         self._ensure_compiled_model()
+        self._check_model_compatibility(y)
         self._bind_model(X, y)
         self._initialize_callbacks()
 
@@ -176,7 +205,7 @@ class KerasEstimatorBase(ScikerasFixes):
         return encoder.transform(X)
 
     def _predict_outputs(
-        self, X: Any, decode: Decode, predict_kwargs: dict[str, Any]
+        self, X: Any, decode: Decode | None, predict_kwargs: dict[str, Any]
     ) -> list[np.ndarray]:
         """Validated X through the model, ``decode``-d batch by batch.
 

@@ -9,11 +9,12 @@ import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skkeras_proba import _targets
+from skkeras_proba import _proba, _targets
 from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
 from skkeras_proba._heads import (
     Head,
     LogitsOption,
@@ -273,7 +274,6 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         self : KerasClassifier
             The fitted classifier.
         """
-        self._partial_fit_classes = None
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def partial_fit(
@@ -315,18 +315,25 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         finally:
             self._partial_fit_classes = None
 
-    def _classes(self, y: np.ndarray, kind: str) -> list[np.ndarray]:
-        hint = getattr(self, "_partial_fit_classes", None)
-        if hint is None or y.ndim != 1:
-            return _targets.column_classes(y, kind)
-        classes = np.unique(np.asarray(hint))
-        unseen = np.setdiff1d(y, classes)
-        if unseen.size:
-            raise ValueError(
-                f"y contains labels {unseen[:10].tolist()} that are not in "
-                f"classes={classes[:10].tolist()}. Pass every label to classes=."
-            )
-        return [classes]
+    @property
+    def target_encoder(self) -> ClassifierTargetEncoder:
+        """The unfitted encoder that learns the classes of y (scikeras' hook).
+
+        A subclass may return its own scikit-learn transformer, as in scikeras:
+        its ``fit(y)`` and ``get_metadata()`` feed ``meta``, ``transform(y)``
+        gives the Keras targets, and ``inverse_transform(outputs,
+        return_proba=...)`` turns the model's outputs (probabilities, also for
+        logits heads) into labels or probabilities.
+        """
+        return ClassifierTargetEncoder(
+            classes=getattr(self, "_partial_fit_classes", None)
+        )
+
+    @property
+    def _custom_target_encoder(self) -> bool:
+        """Whether a subclass's ``target_encoder`` encodes y instead of ours."""
+        encoder = getattr(self, "target_encoder_", None)
+        return encoder is not None and type(encoder) is not ClassifierTargetEncoder
 
     def _check_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
@@ -344,6 +351,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
     def _check_continuation(self, y: np.ndarray) -> None:
         """Reject a y the fitted model has no output units for."""
         check_target_shape(y, self.y_ndim_, self.n_outputs_)
+        if self._custom_target_encoder:
+            return  # its transform checks the labels, as in scikeras
         if self.target_kind_ == _targets.MULTILABEL:
             check_indicator(y)
         else:
@@ -351,18 +360,9 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""
-        self.target_type_ = _type_of_target(y)
-        multilabel = self.target_type_ == "multilabel-indicator"
-        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        self.n_outputs_expected_ = 1 if y.ndim == 1 or multilabel else y.shape[1]
-        kind = _targets.MULTILABEL if multilabel else _targets.MULTICLASS
-        if y.ndim == 2 and not multilabel:
-            kind = _targets.MULTIOUTPUT
-        classes = self._classes(y, kind)
-        if y.ndim == 1:  # partial_fit(classes=...) may name classes y lacks
-            self.target_type_ = type_of_target(classes[0])
-        _targets.check_enough_classes(classes, kind)  # before building a model
-        self._set_classes(classes, kind)
+        self.target_type_ = label_type(y)
+        self.target_encoder_ = self.target_encoder.fit(y)
+        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Inspect the built model's heads and check them against y."""
@@ -370,11 +370,16 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         if not hasattr(self.model_, "outputs"):  # subclassed: run it once
             output_units = self._probe_output_units(X)
         heads = inspect_heads(self.model_, self.logits, output_units=output_units)
+        if self._custom_target_encoder:  # its encoding is not ours to check
+            self.heads_ = tuple(heads)
+            return
         kind = _targets.target_kind(y, self.target_type_, len(heads))
-        if kind == _targets.MULTIOUTPUT:
+        classes = self.target_encoder_.column_classes_
+        if kind == _targets.MULTIOUTPUT and self.target_encoder_.multilabel_:
             # A 0/1 y looks multi-label until the model shows one head per column.
             self.target_type_ = "multiclass-multioutput"
-        self._bind(heads, self._classes(y, kind), kind)
+            classes = _targets.column_classes(y, kind)
+        self._bind(heads, classes, kind)
         warn_on_loss_mismatch(self.heads_)
 
     def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):
@@ -398,6 +403,9 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         self.n_classes_ = [len(c) for c in classes] if multioutput else len(classes[0])
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
+        if self._custom_target_encoder:
+            targets = self.target_encoder_.transform(y)
+            return targets if isinstance(targets, list) else [targets]
         return _targets.encode(y, self._head_classes, self.heads_, self.target_kind_)
 
     def _after_training(self, X: Any) -> None:
@@ -430,6 +438,25 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             )
         ]
 
+    def _head_outputs(self, raw: list[np.ndarray]) -> list[np.ndarray]:
+        """One batch's outputs as probability heads would emit them."""
+        return [
+            _proba.activate(
+                r.reshape(len(r), -1), link=h.link, logits=h.logits
+            ).reshape(r.shape)
+            for r, h in zip(raw, self.heads_, strict=True)
+        ]
+
+    def _custom_encoder_predictions(
+        self, X: Any, predict_kwargs: dict[str, Any], return_proba: bool
+    ) -> Any:
+        """Labels or probabilities from a subclass's ``target_encoder_``."""
+        outputs = self._predict_outputs(X, self._head_outputs, predict_kwargs)
+        outputs = outputs[0] if len(outputs) == 1 else outputs
+        if return_proba:
+            return self.target_encoder_.inverse_transform(outputs, return_proba=True)
+        return self.target_encoder_.inverse_transform(outputs)
+
     def _single_or_list(self, per_head: list[np.ndarray]) -> Any:
         return per_head if self.target_kind_ == _targets.MULTIOUTPUT else per_head[0]
 
@@ -453,6 +480,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             targets, independent per-label probabilities of shape
             (n_samples, n_labels); for multi-output models, one array per head.
         """
+        if self._custom_target_encoder:
+            return self._custom_encoder_predictions(X, kwargs, return_proba=True)
         return self._single_or_list(self._per_head(X, _targets.head_proba, kwargs))
 
     def predict_log_proba(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
@@ -472,6 +501,9 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         log_proba : ndarray of shape (n_samples, n_classes) or list of ndarray
             Same layout as :meth:`predict_proba`.
         """
+        if self._custom_target_encoder:
+            with np.errstate(divide="ignore"):
+                return np.log(self.predict_proba(X, **kwargs))
         return self._single_or_list(self._per_head(X, _targets.head_log_proba, kwargs))
 
     def decision_function(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
@@ -493,6 +525,12 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             per-class logits (log-probabilities for probability heads). For
             multi-label targets, per-label log-odds.
         """
+        if self._custom_target_encoder:
+            raise ValueError(
+                f"decision_function needs {type(self).__name__}'s own target "
+                "encoding; this subclass overrides target_encoder. Use "
+                "predict_proba instead."
+            )
         return self._single_or_list(self._per_head(X, _targets.head_decision, kwargs))
 
     def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
@@ -513,6 +551,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             The most probable class; for multi-label targets the 0/1 indicator
             matrix (threshold 0.5); for multi-output models one column per head.
         """
+        if self._custom_target_encoder:
+            return self._custom_encoder_predictions(X, kwargs, return_proba=False)
         labels = self._predict_outputs(X, self._labels, kwargs)
         if self.target_kind_ != _targets.MULTIOUTPUT:
             return labels[0]
@@ -543,10 +583,3 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             return super().score(X, y, sample_weight=sample_weight)
         correct = np.all(self.predict(X) == np.asarray(y), axis=1)
         return float(np.average(correct, weights=sample_weight))
-
-
-def _type_of_target(y: np.ndarray) -> str:
-    """``type_of_target``, also for object y whose columns hold different types."""
-    if y.ndim == 2 and y.dtype == object:
-        return "multiclass-multioutput"
-    return type_of_target(y)

@@ -77,6 +77,17 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-np.minimum(p, 1.0 - np.finfo(np.float64).eps))
 
 
+def activate(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
+    """What a probability head would emit: ``raw`` as is, or its softmax/sigmoid.
+
+    Keeps the head's own layout (one column for a one-unit sigmoid head), for
+    code written against Keras' outputs, such as a custom scikeras encoder.
+    """
+    if not logits:
+        return np.asarray(raw)
+    return softmax(raw) if link == SOFTMAX else sigmoid(raw)
+
+
 def _binary_scores(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
     """Log-odds of the positive class for a binary head, shape (n_samples,)."""
     raw = np.asarray(raw, dtype=np.float64)

@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 import numpy as np
+from scikeras.utils.transformers import RegressorTargetEncoder
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import column_or_1d
 
@@ -148,14 +149,32 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         """Reject a y whose targets differ from those the model was built for."""
         check_target_shape(y, self.y_ndim_, self.n_outputs_)
 
+    @property
+    def target_encoder(self) -> RegressorTargetEncoder:
+        """The unfitted encoder of y: scikeras' own, or a subclass's.
+
+        As in scikeras, a subclass may return its own scikit-learn transformer:
+        ``transform(y)`` gives the Keras targets and ``inverse_transform``
+        turns the model's outputs into predictions.
+        """
+        return RegressorTargetEncoder()
+
+    @property
+    def _custom_target_encoder(self) -> bool:
+        """Whether a subclass's ``target_encoder`` encodes y instead of ours."""
+        encoder = getattr(self, "target_encoder_", None)
+        return encoder is not None and type(encoder) is not RegressorTargetEncoder
+
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""
         self.target_type_ = "continuous" if y.ndim == 1 else "continuous-multioutput"
-        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        self.n_outputs_expected_ = 1
+        self.target_encoder_ = self.target_encoder.fit(y)
+        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Check that the model's output units cover y's targets."""
+        if self._custom_target_encoder:
+            return  # its encoding is not ours to check
         try:
             units = [int(t.shape[-1]) for t in self.model_.outputs]
         except AttributeError:  # subclassed model: run it once
@@ -169,6 +188,9 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         self._output_units = units
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
+        if self._custom_target_encoder:
+            targets = self.target_encoder_.transform(y)
+            return targets if isinstance(targets, list) else [targets]
         y = y.reshape(len(y), -1).astype(np.float32)
         bounds = np.cumsum(self._output_units)[:-1]
         return np.split(y, bounds, axis=1)
@@ -191,6 +213,11 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
             In Keras' float type (``keras.backend.floatx()``, float32 by
             default) as in scikeras, shaped like the training y.
         """
+        if self._custom_target_encoder:
+            outputs = self._predict_outputs(X, None, kwargs)
+            return self.target_encoder_.inverse_transform(
+                outputs[0] if len(outputs) == 1 else outputs
+            )
         (y_pred,) = self._predict_outputs(X, _as_target_columns, kwargs)
         return y_pred[:, 0] if self.n_outputs_ == 1 else y_pred
 

@@ -8,10 +8,12 @@ compiling, callbacks, ``history_``) is inherited unchanged.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import keras
 import numpy as np
+from scikeras.utils import loss_name
 from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, validate_data
@@ -47,7 +49,7 @@ class ScikerasFixes(BaseWrapper):
             "reset": reset,
             "accept_sparse": ["csr", "csc"],
             "allow_nd": True,
-            "dtype": "numeric",
+            "dtype": _input_dtype(X),
         }
         if y is None:
             X = validate_data(self, X, **kwargs)
@@ -79,6 +81,32 @@ class ScikerasFixes(BaseWrapper):
         if not isinstance(self.model, keras.Model):
             return super()._build_keras_model()
         return clone_compiled(self.model)
+
+    def _check_model_compatibility(self, y: Any) -> None:
+        """Raise if ``loss=`` names another loss than the model was compiled with.
+
+        scikeras runs this check on every fit; its other half, comparing
+        ``n_outputs_expected_`` with the model's outputs, is left out: our
+        ``_bind_model`` checks each output head against y, with messages naming
+        the head (a 0/1 y is multi-label or one column per head depending on
+        the model). Pinned by ``test_loss_given_and_compiled_differently_raises``.
+        """
+        given, compiled = self.loss, getattr(self.model_, "loss", None)
+        signature = inspect.signature(type(self).__init__).parameters
+        default = signature["loss"].default if "loss" in signature else None
+        comparable = (str, keras.losses.Loss, type)
+        if not all(isinstance(loss, comparable) for loss in (given, compiled)):
+            return  # lists, dicts and plain functions are not compared
+        given_name = _loss_name(given)
+        if given_name is not None and given_name not in (
+            _loss_name(compiled),
+            _loss_name(default),  # a subclass's default loss is not "given"
+        ):
+            raise ValueError(
+                f"loss={given!r} but model compiled with {compiled!r}: the build "
+                "function compiles its own loss, so the data may not match the "
+                "loss function. Pass the same loss to both, or drop loss=."
+            )
 
     def _fit_sample_weight(
         self, X: Any, y: np.ndarray, sample_weight: Any
@@ -129,3 +157,21 @@ def clone_compiled(model: keras.Model) -> keras.Model:
     if model.compiled and not clone.compiled:
         clone.compile_from_config(model.get_compile_config())
     return clone
+
+
+def _loss_name(loss: Any) -> str | None:
+    """scikeras' canonical name of a loss, None for what it cannot name."""
+    try:
+        return loss_name(loss)
+    except (TypeError, ValueError):
+        return None
+
+
+def _input_dtype(X: Any) -> str:
+    """The dtype ``validate_data`` gives X: object input becomes Keras' float."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and isinstance(X, list | tuple):
+        dtype = np.asarray(X).dtype
+    if dtype is not None and np.dtype(dtype).kind in "OUS":
+        return keras.backend.floatx()
+    return "numeric"
