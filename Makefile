@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test demo bench docs lint clean
+.PHONY: install test demo bench docs lint clean peer-scikeras
 
 install: $(STAMP)
 
@@ -28,6 +28,15 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -W -b html docs docs/_build/html
+
+# scikeras' own test suite against this project, compared with scikeras' run
+# (needs ../shared/peer_scikeras and a git directory of scikeras' repository).
+PEER ?= ../shared/peer_scikeras
+peer-scikeras: $(STAMP)
+	@test -f $(PEER)/run.sh || { echo "peer-scikeras: $(PEER)/run.sh not found; set PEER=<path to peer_scikeras>"; exit 2; }
+	@test -n "$(PEER_SCIKERAS_REPO)" || { echo "peer-scikeras: set PEER_SCIKERAS_REPO to a git directory of github.com/adriangb/scikeras"; exit 2; }
+	export PEER_OUT=$${PEER_OUT:-$$(mktemp -d)} && bash $(PEER)/run.sh skkeras_proba $(BIN)/python; \
+	$(PYTHON) $(PEER)/compare.py $(PEER)/baseline_scikeras.txt "$$PEER_OUT"
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check skkeras_proba tests benchmarks examples

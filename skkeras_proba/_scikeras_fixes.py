@@ -42,8 +42,10 @@ class ScikerasFixes(BaseWrapper):
 
         scikeras validates by hand: ``feature_names_in_`` is never set and a wrong
         feature count gives a non-standard message. Images and other N-d inputs
-        must also match the fitted per-sample shape.
-        Pinned by ``test_validate_data_sets_feature_names_and_standard_messages``.
+        must also match the fitted per-sample shape. Object X becomes Keras'
+        float type, as in scikeras (scikit-learn would make it float64).
+        Pinned by ``test_validate_data_sets_feature_names_and_standard_messages``
+        and ``test_object_X_reaches_keras_in_its_float_type``.
         """
         kwargs = {
             "reset": reset,

@@ -32,16 +32,17 @@ def target_kind(y: np.ndarray, type_of_target: str, n_heads: int) -> str:
     n_heads : int
         Number of outputs of the model.
     """
-    if y.ndim == 1:
-        return BINARY if type_of_target == BINARY else MULTICLASS
+    columns = 1 if y.ndim == 1 else y.shape[1]
     if n_heads > 1:
-        if y.shape[1] != n_heads:
+        if columns != n_heads:
             raise ValueError(
-                f"y has {y.shape[1]} columns, but the model has {n_heads} outputs. "
+                f"y has {columns} column(s), but the model has {n_heads} outputs. "
                 "A model with several outputs needs one column of y per output, "
                 "in the order of model.outputs."
             )
         return MULTIOUTPUT
+    if y.ndim == 1:
+        return BINARY if type_of_target == BINARY else MULTICLASS
     if type_of_target == "multilabel-indicator":
         return MULTILABEL
     raise ValueError(
@@ -97,7 +98,9 @@ def encode_column(codes: np.ndarray, n_classes: int, head: Head) -> np.ndarray:
     if head.loss in ONE_HOT_LOSSES:
         return np.eye(n_classes, dtype=np.float32)[codes]
     if head.units == 1:
-        return codes.astype(np.float32)
+        # A column, like the head's (n_samples, 1) output: Keras' own losses
+        # accept either, a custom loss may require matching ranks.
+        return codes.astype(np.float32)[:, np.newaxis]
     return codes.astype(np.int32)
 
 

@@ -116,7 +116,7 @@ def test_logits_accepts_one_value_per_head():
 
 def test_multi_output_errors_name_the_head():
     clf = KerasClassifier(two_task_model, epochs=1)
-    with pytest.raises(ValueError, match="y has 3 columns, but the model has 2"):
+    with pytest.raises(ValueError, match=r"y has 3 column\(s\), but the model has 2"):
         clf.fit(X_IRIS, np.column_stack([Y_TASKS, Y_IRIS]))
     four_species = Y_TASKS.copy()
     four_species[:, 1] = np.arange(150) % 4

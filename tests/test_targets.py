@@ -24,8 +24,10 @@ def test_indicator_matrix_is_multilabel_for_one_head_and_multioutput_for_several
 
 def test_column_count_must_match_head_count():
     y = np.array([[0, 1, 2], [1, 0, 2]])
-    with pytest.raises(ValueError, match="y has 3 columns, but the model has 2"):
+    with pytest.raises(ValueError, match=r"y has 3 column\(s\), but the model has 2"):
         _targets.target_kind(y, "multiclass-multioutput", 2)
+    with pytest.raises(ValueError, match=r"y has 1 column\(s\), but the model has 2"):
+        _targets.target_kind(y[:, 0], "multiclass", 2)
     with pytest.raises(ValueError, match="single output"):
         _targets.target_kind(y, "multiclass-multioutput", 1)
 
@@ -50,7 +52,8 @@ def test_binary_one_unit_head_gets_float_zero_one_targets():
         [_head(1, "binary_crossentropy", "sigmoid")],
         _targets.BINARY,
     )
-    np.testing.assert_array_equal(encoded[0], [0.0, 1.0, 0.0])
+    # A column, shaped like the head's output, so custom losses see equal ranks.
+    np.testing.assert_array_equal(encoded[0], [[0.0], [1.0], [0.0]])
     assert encoded[0].dtype == np.float32
 
 
@@ -59,7 +62,7 @@ def test_multioutput_y_is_split_into_one_target_per_head():
     classes = _targets.column_classes(y, _targets.MULTIOUTPUT)
     heads = [_head(1, "binary_crossentropy", "sigmoid"), _head(3)]
     first, second = _targets.encode(y, classes, heads, _targets.MULTIOUTPUT)
-    np.testing.assert_array_equal(first, [0, 1, 0])
+    np.testing.assert_array_equal(first, [[0], [1], [0]])
     np.testing.assert_array_equal(second, [0, 2, 1])
 
 
