@@ -210,8 +210,8 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
-            In Keras' float type (``keras.backend.floatx()``, float32 by
-            default) as in scikeras, shaped like the training y.
+            Float64, as scikit-learn's regressors (scikeras returns Keras'
+            float type), shaped like the training y.
         """
         if self._custom_target_encoder:
             outputs = self._predict_outputs(X, None, kwargs)
@@ -223,6 +223,10 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
 
 
 def _as_target_columns(raw: list[np.ndarray]) -> list[np.ndarray]:
-    """Every head's outputs side by side, in Keras' float type (as scikeras)."""
+    """Every head's outputs side by side, as float64.
+
+    scikit-learn's regressors predict float64 (its estimator checks require
+    it for multi-output); scikeras returns Keras' float type.
+    """
     columns = np.column_stack([r.reshape(len(r), -1) for r in raw])
-    return [columns.astype(keras.backend.floatx(), copy=False)]
+    return [columns.astype(np.float64)]

@@ -227,11 +227,6 @@ def test_object_X_reaches_keras_in_its_float_type():
     assert clf.X_dtype_ == np.dtype(keras.backend.floatx())
 
 
-def test_regressor_predicts_in_keras_float_type():
-    reg = KerasRegressor(linear_regression_head, random_state=0).fit(X_REG, Y_REG)
-    assert reg.predict(X_REG).dtype == np.dtype(keras.backend.floatx())
-
-
 def test_partial_fit_rejects_epoch_arguments_as_scikeras_does():
     clf = KerasClassifier(logits_head)
     with pytest.raises(TypeError, match="Invalid argument `epochs` to `partial_fit`"):
@@ -250,6 +245,12 @@ class TestDeliberateDifferences:
         np.testing.assert_array_equal(
             seeded.fit(X, Y).predict_proba(X), clone(seeded).fit(X, Y).predict_proba(X)
         )
+
+    def test_regressor_predicts_float64_as_scikit_learn_regressors_do(self):
+        reg = KerasRegressor(linear_regression_head, random_state=0)
+        assert reg.fit(X_REG, Y_REG).predict(X_REG).dtype == np.float64
+        two_targets = np.column_stack([Y_REG, -Y_REG])
+        assert reg.fit(X_REG, two_targets).predict(X_REG).dtype == np.float64
 
     def test_column_vector_y_continues_a_fit_on_a_1d_y(self):
         clf = KerasClassifier(logits_head, random_state=0).fit(X, Y)
