@@ -31,6 +31,7 @@ from skkeras_proba._incremental import (
 from skkeras_proba._inference import Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
+_ONE_COLUMN_KINDS = (_targets.BINARY, _targets.MULTICLASS)
 
 
 class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
@@ -239,8 +240,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         elif kind is None:
             kind = _targets.BINARY if len(classes_[0]) == 2 else _targets.MULTICLASS
         clf._bind(heads, classes_, kind)
-        one_column = kind in (_targets.BINARY, _targets.MULTICLASS)
-        clf.y_ndim_ = 1 if one_column else 2
+        clf.y_ndim_ = 1 if kind in _ONE_COLUMN_KINDS else 2
         clf.n_outputs_ = len(classes_) if kind == _targets.MULTIOUTPUT else 1
         if kind == _targets.MULTILABEL:
             clf.n_outputs_ = len(classes_[0])
@@ -306,8 +306,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             The classifier, trained one epoch further.
         """
         if self.__sklearn_is_fitted__():
-            if classes is not None:  # checked before the model is touched
-                check_same_classes(classes, self._head_classes[0])
+            if classes is not None and self.target_kind_ in _ONE_COLUMN_KINDS:
+                check_same_classes(classes, self._head_classes[0])  # before training
             return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
         self._partial_fit_classes = classes
         try:
@@ -372,6 +372,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         heads = inspect_heads(self.model_, self.logits, output_units=output_units)
         if self._custom_target_encoder:  # its encoding is not ours to check
             self.heads_ = tuple(heads)
+            self.target_kind_ = None  # the encoder decodes predictions
             return
         kind = _targets.target_kind(y, self.target_type_, len(heads))
         classes = self.target_encoder_.column_classes_
