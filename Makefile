@@ -6,18 +6,18 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test demo bench docs lint clean peer-scikeras
+.PHONY: install test test-oldest wheel-check demo bench docs lint clean peer-scikeras
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,docs,release]"
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check skkeras_proba tests benchmarks examples
+	$(BIN)/python -m ruff check skkeras_proba tests benchmarks examples .ci
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 demo: $(STAMP)
@@ -39,8 +39,26 @@ peer-scikeras: $(STAMP)
 	$(PYTHON) $(PEER)/compare.py $(PEER)/baseline_scikeras.txt "$$PEER_OUT"
 
 lint: $(STAMP)
-	$(BIN)/python -m ruff check skkeras_proba tests benchmarks examples
-	$(BIN)/python -m ruff format --check skkeras_proba tests benchmarks examples
+	$(BIN)/python -m ruff check skkeras_proba tests benchmarks examples .ci
+	$(BIN)/python -m ruff format --check skkeras_proba tests benchmarks examples .ci
+
+# The oldest versions pyproject.toml declares, in their own environment.
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed-stamp
+
+$(OLDEST_STAMP): pyproject.toml .ci/oldest_constraints.py
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip packaging "tomli; python_version < '3.11'"
+	$(OLDEST)/bin/python .ci/oldest_constraints.py > $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt -e ".[test]"
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP)
+	$(OLDEST)/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
+
+wheel-check: $(STAMP)
+	.ci/wheel_check.sh $(BIN)/python
 
 clean:
-	rm -rf $(VENV) docs/_build
+	rm -rf $(VENV) $(OLDEST) dist build docs/_build

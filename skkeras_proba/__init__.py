@@ -1,9 +1,13 @@
 """Keras models as first-class scikit-learn classifiers and regressors."""
 
-from skkeras_proba._classifier import KerasClassifier
-from skkeras_proba._heads import Head, inspect_heads
-from skkeras_proba._regressor import KerasRegressor
+from skkeras_proba._versions import __version__, warn_about_unsupported_versions
 
-__version__ = "0.1.0"
+# Before Keras and scikeras are imported, so that an out-of-range version is
+# named even when importing it is what fails.
+warn_about_unsupported_versions()
+
+from skkeras_proba._classifier import KerasClassifier  # noqa: E402
+from skkeras_proba._heads import Head, inspect_heads  # noqa: E402
+from skkeras_proba._regressor import KerasRegressor  # noqa: E402
 
 __all__ = ["Head", "KerasClassifier", "KerasRegressor", "__version__", "inspect_heads"]

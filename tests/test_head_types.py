@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._proba import softmax
 from tests.models import linear_regression_head
+from tests.sklearn_features import requires_temperature_scaling
 
 # ---------------------------------------------------------------- multi-label
 X_ML, Y_ML = make_multilabel_classification(
@@ -265,6 +266,7 @@ def test_from_trained_is_fitted_and_gives_exactly_softmax_of_logits(trained_cnn)
     assert clf.n_features_in_ == 8 and clf.score(IMAGES[400:], Y_DIGITS[400:]) > 0.7
 
 
+@requires_temperature_scaling
 def test_from_trained_model_can_be_temperature_calibrated(trained_cnn):
     frozen = FrozenEstimator(
         KerasClassifier.from_trained(trained_cnn, classes=range(10))

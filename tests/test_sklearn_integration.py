@@ -43,6 +43,7 @@ from tests.models import (
     sigmoid_unit_head,
     softmax_head,
 )
+from tests.sklearn_features import requires_temperature_scaling
 
 # ------------------------------------------------------------------------ data
 IRIS = load_iris()
@@ -121,7 +122,14 @@ def test_grid_search_with_two_loky_workers_routes_model_params_and_sets_best_par
 
 
 # --------------------------------------------------------------------- calibration
-@pytest.mark.parametrize("method", ["sigmoid", "isotonic", "temperature"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "sigmoid",
+        "isotonic",
+        pytest.param("temperature", marks=requires_temperature_scaling),
+    ],
+)
 def test_calibrated_classifier_cv_on_logits_model_gives_probabilities(method):
     calibrated = CalibratedClassifierCV(iris_classifier(), method=method, cv=2)
     calibrated.fit(X_IRIS, Y_IRIS)
@@ -238,6 +246,7 @@ def iris_clf():
     return iris_classifier().fit(X_IRIS[::2], Y_IRIS[::2])
 
 
+@requires_temperature_scaling
 @pytest.mark.xdist_group("iris_clf")
 def test_temperature_calibration_of_frozen_fitted_classifier_keeps_its_predictions(
     iris_clf,
