@@ -3,6 +3,11 @@
 A page's blocks run in order in one namespace, as a reader would type them, so a
 later block may use names an earlier one defined. Tracebacks point at the line
 of the ``.rst`` page the failing statement is on.
+
+A block that cannot run here (it needs a remote cluster, or a package the tests
+do not install) carries the directive option ``:class: no-run``; it is shown
+like any other block and skipped by these tests. Say in the page's text why it
+is not run.
 """
 
 import random
@@ -18,10 +23,11 @@ import pytest
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 _DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block:: python\s*$")
 _OPTION = re.compile(r"^[ \t]*:[\w-]+:")
+_NO_RUN = re.compile(r"^[ \t]*:class:.*\bno-run\b")
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
-    """``(first line number, dedented code)`` of each Python code block."""
+    """``(first line number, dedented code)`` of each Python block meant to run."""
     lines = text.splitlines()
     blocks = []
     i = 0
@@ -31,7 +37,9 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
         if match is None:
             continue
         indent = len(match["indent"])
+        runs = True
         while i < len(lines) and _OPTION.match(lines[i]):
+            runs = runs and not _NO_RUN.match(lines[i])
             i += 1  # directive options such as :caption:
         body_start = i
         while i < len(lines) and (
@@ -44,7 +52,7 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
         while body and not body[0].strip():
             body.pop(0)
             body_start += 1
-        if body:
+        if body and runs:
             blocks.append((body_start + 1, textwrap.dedent("\n".join(body))))
     return blocks
 
@@ -61,6 +69,12 @@ def test_python_blocks_are_read_with_their_line_numbers():
     text = "Intro\n\n.. code-block:: python\n   :caption: x\n\n   a = 1\n\n   b = a\n"
     text += "\nAfter.\n\n  .. code-block:: python\n\n     c = 2\n"
     assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2")]
+
+
+def test_blocks_marked_no_run_are_skipped():
+    text = ".. code-block:: python\n   :class: no-run\n\n   connect()\n\n"
+    text += ".. code-block:: python\n   :class: highlight\n\n   d = 3\n"
+    assert python_blocks(text) == [(9, "d = 3")]
 
 
 def test_every_guide_page_has_a_runnable_example():
