@@ -138,6 +138,26 @@ def test_loaded_estimator_refits_clones_and_fits_in_a_pipeline(tmp_path):
     assert pipeline.fit(X, Y).score(X, Y) > 0.6  # 0.97 here when it trains
 
 
+def test_keras_objects_classes_and_dicts_as_parameters_round_trip(tmp_path):
+    estimator = KerasClassifier(
+        models.logits_head,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.Adam,
+        optimizer__learning_rate=0.02,
+        metrics=["accuracy"],
+        class_weight={0: 1.0, 1: 2.0, 2: 1.0},
+        epochs=1,
+        verbose=0,
+    ).fit(X, Y)
+    loaded = _round_trip(estimator, tmp_path)
+    assert isinstance(loaded.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert loaded.loss.get_config() == estimator.loss.get_config()
+    assert loaded.optimizer is keras.optimizers.Adam
+    assert loaded.class_weight == {0: 1.0, 1: 2.0, 2: 1.0}
+    np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
+    loaded.fit(X, Y)  # the restored parameters build and compile a new model
+
+
 def test_wrapped_trained_model_is_saved_once_and_stays_shared(tmp_path):
     trained = FITTED["multiclass_logits_routed_params"]().model_
     wrapped = KerasClassifier.from_trained(trained, classes=NAMES)
