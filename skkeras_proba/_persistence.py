@@ -41,7 +41,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._classifier import KerasClassifier
 from skkeras_proba._heads import Head
+from skkeras_proba._regressor import KerasRegressor
 
 FORMAT = "skkeras_proba"
 FORMAT_VERSION = 1
@@ -72,7 +74,7 @@ _CORRUPT_ERRORS = (
 )
 
 
-def save(estimator: KerasEstimatorBase, path: str | os.PathLike) -> None:
+def save(estimator: KerasClassifier | KerasRegressor, path: str | os.PathLike) -> None:
     """Save a fitted estimator to one file, without pickle.
 
     The file holds the Keras model in Keras' own ``.keras`` format, and the
@@ -141,7 +143,7 @@ def load(
     *,
     custom_objects: dict[str, Any] | None = None,
     safe_mode: bool = True,
-) -> KerasEstimatorBase:
+) -> KerasClassifier | KerasRegressor:
     """Load an estimator saved with :func:`save`.
 
     Parameters
