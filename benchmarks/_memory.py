@@ -10,6 +10,7 @@ Usage (prints one JSON object on the last line of stdout)::
 
     python benchmarks/_memory.py peak --rows 1000000 [--method eager]
     python benchmarks/_memory.py refit --kind raw --fits 200 [--collect] ...
+    python benchmarks/_memory.py serve --calls 100000
 """
 
 from __future__ import annotations
@@ -133,6 +134,30 @@ def _predictor(clf, method: str) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
 
 
+# ------------------------------------------------------------------- serving
+
+
+def serve_worker(calls: int) -> dict:
+    """RSS after a tenth, half and all of ``calls`` small predict_proba calls.
+
+    Requests alternate between 1 and 32 rows taken at moving offsets, as a
+    server would see them. The peak is sampled every 10 ms over all calls.
+    """
+    X_train, y_train = make_data(2_000)
+    clf = ours().fit(X_train, y_train)
+    X, _ = make_data(10_000, seed=1)
+    starts = np.arange(calls) * 97 % (len(X) - 32)
+    clf.predict_proba(X[:32])
+    checkpoints = sorted({calls // 10, calls // 2, calls})
+    after: list[dict] = []
+    with PeakRSS(interval=0.01) as sampler:
+        for i, start in enumerate(starts, 1):
+            clf.predict_proba(X[start : start + (1 if i % 2 else 32)])
+            if i in checkpoints:
+                after.append({"calls": i, "rss": rss()})
+    return {"checkpoints": after, "peak": sampler.peak}
+
+
 # ------------------------------------------------------------ repeated fitting
 
 
@@ -216,9 +241,13 @@ def main() -> None:
         ("--clear-kernel-cache", "clear TF's eager kernel cache after every fit"),
     ]:
         refit.add_argument(flag, action="store_true", help=what)
+    serve = commands.add_parser("serve")
+    serve.add_argument("--calls", type=int, required=True)
     args = parser.parse_args()
     if args.command == "peak":
         result = peak_worker(args.rows, args.method)
+    elif args.command == "serve":
+        result = serve_worker(args.calls)
     else:
         result = refit_worker(args.kind, args.fits, args)
     print(json.dumps(result))

@@ -48,6 +48,15 @@ wall-clock medians (``time.perf_counter``) after one untimed warm-up call.
    (see ``skkeras_proba._compat.custom_gradients_released``), and ours with
    ``gc.collect()`` and/or TensorFlow's kernel cache cleared after every fit.
 
+5. Serving under load: one fitted estimator called in a loop from 1, 2 and 4
+   threads at once, with 1-row and 32-row requests, against the same loop
+   calling eager Keras (``model(x, training=False)``); calls per second of all
+   threads together, each cell timed for a fixed duration after a warm-up
+   call. Then, in a fresh subprocess, 100,000 ``predict_proba`` calls of 1 and
+   32 rows: the peak RSS over all of them, and RSS after 10,000, 50,000 and
+   100,000 calls; serving must not grow. ``--serve-only`` runs only this
+   section.
+
 Run ``make bench`` (about 10 minutes on 2 cores) or
 ``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, under 2 minutes).
 """
@@ -75,6 +84,12 @@ import scikeras
 import scikeras.wrappers
 import sklearn
 from _memory import REFIT_ROWS
+from _serving import (
+    measure_throughput,
+    memory_growth,
+    print_memory,
+    print_throughput,
+)
 from _workload import (
     EPOCHS,
     FIT_BATCH_SIZE,
@@ -102,6 +117,8 @@ class Config:
     fit_repeats: int
     peak_rows: int
     refit_count: int
+    serve_duration_s: float  # time per (rows, threads, method) cell of serving
+    serve_calls: int  # calls of the serving memory run
     min_repeats: int = 3
     max_repeats: int = 200
 
@@ -113,6 +130,8 @@ FULL = Config(
     fit_repeats=15,
     peak_rows=1_000_000,
     refit_count=200,
+    serve_duration_s=2.0,
+    serve_calls=100_000,
 )
 QUICK = Config(
     sizes=(1, 32, 1_000, 20_000),
@@ -121,6 +140,8 @@ QUICK = Config(
     fit_repeats=3,
     peak_rows=200_000,
     refit_count=15,
+    serve_duration_s=0.5,
+    serve_calls=10_000,
     min_repeats=2,
 )
 
@@ -456,6 +477,7 @@ def checks(
     fit: FitTimes,
     peak: dict,
     growth: Sequence[Growth],
+    serve_growth: int,
 ) -> list[Check]:
     def cell_ratio(rows: int, numerator: str, denominator: str) -> float | None:
         if rows not in results:
@@ -471,6 +493,7 @@ def checks(
         Check("fit: wrapper's own cost/raw fit", fit.overhead, "<=", 0.05),
         Check(f"peak RSS {peak['rows']:,} rows/budget", peak_ratio(peak), "<=", 1),
         Check("repeated fit: ours/raw MiB per fit", refit_ratio(growth), "<=", 1),
+        Check("serving: RSS growth MiB over 90% calls", serve_growth / MIB, "<=", 1),
     ]
 
 
@@ -534,7 +557,7 @@ def print_environment() -> None:
     )
 
 
-def parse_config(argv: Sequence[str] | None) -> tuple[Config, bool]:
+def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="small sizes and few repeats"
@@ -545,11 +568,32 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, bool]:
         help="also run four repeated-fit variants that try remedies (5x longer)",
     )
     parser.add_argument("--refit-count", type=int, help="fits per repeated-fit process")
+    parser.add_argument(
+        "--serve-only", action="store_true", help="run only the serving section"
+    )
+    parser.add_argument(
+        "--serve-calls", type=int, help="calls of the serving memory run"
+    )
+    parser.add_argument(
+        "--serve-duration", type=float, help="seconds per serving throughput cell"
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     if args.refit_count:
         config = dataclasses.replace(config, refit_count=args.refit_count)
-    return config, args.investigate
+    if args.serve_calls:
+        config = dataclasses.replace(config, serve_calls=args.serve_calls)
+    if args.serve_duration:
+        config = dataclasses.replace(config, serve_duration_s=args.serve_duration)
+    return config, Options(args.investigate, args.serve_only)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run besides the sizes in Config."""
+
+    investigate: bool  # the repeated-fit remedies
+    serve_only: bool  # only the serving section
 
 
 def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
@@ -629,11 +673,35 @@ def refit_section(config: Config, investigate: bool) -> list[Growth]:
     return growth
 
 
+def serve_section(X: np.ndarray, y: np.ndarray, config: Config) -> int:
+    """Calls per second from several threads, then memory over many calls."""
+    _heading(
+        f"serving under load: calls per second, {config.serve_duration_s:g} s per cell"
+    )
+    clf = ours().fit(X[:TRAIN_ROWS], y[:TRAIN_ROWS])
+    model = clf.model_
+    methods = {
+        "ours": clf.predict_proba,
+        "eager": lambda x: model(x, training=False),
+    }
+    print_throughput(
+        measure_throughput(methods, X, config.serve_duration_s), list(methods)
+    )
+    _heading(f"serving memory: {config.serve_calls:,} predict_proba calls")
+    result = run_worker("serve", "--calls", str(config.serve_calls))
+    print_memory(result)
+    return memory_growth(result)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    config, investigate = parse_config(argv)
+    config, options = parse_config(argv)
     started = time.perf_counter()
     print_environment()
     X, y = make_data(max(*config.sizes, TRAIN_ROWS))
+    if options.serve_only:
+        serve_section(X, y, config)
+        print(f"\n(total {time.perf_counter() - started:.0f} s)")
+        return
 
     # Fits are timed unseeded: with Keras' global seed set, fit times of both
     # sides scatter by +-30% on the development machine.
@@ -641,10 +709,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     keras.utils.set_random_seed(0)
     results = predict_section(X, y, config)
     peak = peak_section(config)
-    growth = refit_section(config, investigate)
+    growth = refit_section(config, options.investigate)
+    serve_growth = serve_section(X, y, config)
 
     _heading("targets")
-    targets = checks(results, fit, peak, growth)
+    targets = checks(results, fit, peak, growth, serve_growth)
     for check in targets:
         print(f"  {check}")
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

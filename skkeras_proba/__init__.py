@@ -8,6 +8,15 @@ warn_about_unsupported_versions()
 
 from skkeras_proba._classifier import KerasClassifier  # noqa: E402
 from skkeras_proba._heads import Head, inspect_heads  # noqa: E402
+from skkeras_proba._persistence import load, save  # noqa: E402
 from skkeras_proba._regressor import KerasRegressor  # noqa: E402
 
-__all__ = ["Head", "KerasClassifier", "KerasRegressor", "__version__", "inspect_heads"]
+__all__ = [
+    "Head",
+    "KerasClassifier",
+    "KerasRegressor",
+    "__version__",
+    "inspect_heads",
+    "load",
+    "save",
+]

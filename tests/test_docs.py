@@ -3,6 +3,11 @@
 A page's blocks run in order in one namespace, as a reader would type them, so a
 later block may use names an earlier one defined. Tracebacks point at the line
 of the ``.rst`` page the failing statement is on.
+
+A block that cannot run here (it needs a remote cluster, or a package the tests
+do not install) carries the directive option ``:class: no-run``; it is shown
+like any other block and only compiled, not run, by these tests. Say in the
+page's text why it is not run.
 """
 
 import random
@@ -20,10 +25,14 @@ from tests.sklearn_features import requires_temperature_scaling
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 _DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block:: python\s*$")
 _OPTION = re.compile(r"^[ \t]*:[\w-]+:")
+_NO_RUN = re.compile(r"^[ \t]*:class:.*\bno-run\b")
 
 
-def python_blocks(text: str) -> list[tuple[int, str]]:
-    """``(first line number, dedented code)`` of each Python code block."""
+def python_blocks(text: str, no_run: bool = False) -> list[tuple[int, str]]:
+    """``(first line number, dedented code)`` of each Python block meant to run.
+
+    ``no_run=True``: of each block marked ``:class: no-run`` instead.
+    """
     lines = text.splitlines()
     blocks = []
     i = 0
@@ -33,7 +42,9 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
         if match is None:
             continue
         indent = len(match["indent"])
+        runs = True
         while i < len(lines) and _OPTION.match(lines[i]):
+            runs = runs and not _NO_RUN.match(lines[i])
             i += 1  # directive options such as :caption:
         body_start = i
         while i < len(lines) and (
@@ -46,7 +57,7 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
         while body and not body[0].strip():
             body.pop(0)
             body_start += 1
-        if body:
+        if body and runs != no_run:
             blocks.append((body_start + 1, textwrap.dedent("\n".join(body))))
     return blocks
 
@@ -67,6 +78,23 @@ def test_python_blocks_are_read_with_their_line_numbers():
     text = "Intro\n\n.. code-block:: python\n   :caption: x\n\n   a = 1\n\n   b = a\n"
     text += "\nAfter.\n\n  .. code-block:: python\n\n     c = 2\n"
     assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2")]
+
+
+def test_blocks_marked_no_run_are_skipped():
+    text = ".. code-block:: python\n   :class: no-run\n\n   connect()\n\n"
+    text += ".. code-block:: python\n   :class: highlight\n\n   d = 3\n"
+    assert python_blocks(text) == [(9, "d = 3")]
+    assert python_blocks(text, no_run=True) == [(4, "connect()")]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [page for page in _pages() if python_blocks(page.read_text(), no_run=True)],
+    ids=lambda page: page.relative_to(DOCS).as_posix(),
+)
+def test_examples_marked_no_run_compile(page):
+    for line, code in python_blocks(page.read_text(), no_run=True):
+        compile("\n" * (line - 1) + code, str(page), "exec")
 
 
 def test_every_guide_page_has_a_runnable_example():
