@@ -16,6 +16,7 @@ import keras
 def _global_state() -> Any:
     # keras.src.backend.common.global_state holds the seed that
     # keras.utils.set_random_seed writes; Keras has no public getter (3.15).
+    # Its attributes live in a threading.local: each thread has its own.
     from keras.src.backend.common import global_state
 
     return global_state
@@ -25,9 +26,30 @@ _KERAS_SEED_KEYS = ("global_random_seed", "global_seed_generator")
 
 
 def keras_global_seed_state() -> dict[str, Any]:
-    """Keras' global seed and seed generator, to restore after a seeded fit."""
+    """This thread's Keras global seed and seed generator, to restore later."""
     state = _global_state()
     return {key: state.get_global_attribute(key) for key in _KERAS_SEED_KEYS}
+
+
+def set_keras_global_seed(seed: int) -> None:
+    """Seed this thread's Keras global seed generator, and only that.
+
+    The part of ``keras.utils.set_random_seed`` that is per thread. The
+    generator is created here, from ``seed``, rather than lazily by Keras from
+    Python's process-wide ``random`` at some later point of the fit.
+    """
+    state = _global_state()
+    state.set_global_attribute("global_random_seed", seed)
+    state.set_global_attribute(
+        "global_seed_generator", keras.random.SeedGenerator(seed)
+    )
+
+
+def restore_keras_global_seed(keras_state: dict[str, Any]) -> None:
+    """Put back what :func:`keras_global_seed_state` read, in this thread."""
+    state = _global_state()
+    for key, value in keras_state.items():
+        state.set_global_attribute(key, value)
 
 
 def tf_global_seed() -> int | None:
@@ -39,15 +61,12 @@ def tf_global_seed() -> int | None:
     return context.global_seed()
 
 
-def restore_keras_global_seed(keras_state: dict[str, Any], tf_seed: int | None) -> None:
-    """Put back what :func:`keras_global_seed_state` and :func:`tf_global_seed` read."""
-    state = _global_state()
-    for key, value in keras_state.items():
-        state.set_global_attribute(key, value)
+def set_tf_global_seed(seed: int | None) -> None:
+    """Set TensorFlow's process-wide global seed, on the TensorFlow backend."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.random.set_seed(tf_seed)
+        tf.random.set_seed(seed)
 
 
 def tf_op_determinism_enabled() -> bool:

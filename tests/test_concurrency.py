@@ -1,0 +1,155 @@
+"""A seeded fit gives the same model whatever else runs in the process."""
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skkeras_proba import KerasClassifier
+from skkeras_proba._compat import (
+    keras_global_seed_state,
+    tf_global_seed,
+    tf_op_determinism_enabled,
+)
+from tests.models import softmax_head
+
+RAW_X, Y = load_wine(return_X_y=True)
+X = StandardScaler().fit_transform(RAW_X).astype("float32")
+HIDDEN_SIZES = (4, 8, 16, 4, 8, 16)
+ROUNDS = 3
+
+
+def _fit_proba(hidden, random_state=0):
+    clf = KerasClassifier(
+        softmax_head,
+        model__hidden=hidden,
+        epochs=5,
+        random_state=random_state,
+        verbose=0,
+    )
+    return clf.fit(X, Y).predict_proba(X)
+
+
+@pytest.fixture(scope="module")
+def serial_probas():
+    return {hidden: _fit_proba(hidden) for hidden in set(HIDDEN_SIZES)}
+
+
+def test_seeded_fits_in_threads_equal_serial_fits(serial_probas):
+    for _ in range(ROUNDS):
+        with ThreadPoolExecutor(4) as pool:
+            probas = list(pool.map(_fit_proba, HIDDEN_SIZES))
+        for hidden, proba in zip(HIDDEN_SIZES, probas, strict=True):
+            np.testing.assert_array_equal(proba, serial_probas[hidden])
+
+
+def test_seeded_fit_beside_unseeded_fits_equals_its_serial_fit(serial_probas):
+    seeds = (0, None, None, 0)
+    for _ in range(2):
+        with ThreadPoolExecutor(4) as pool:
+            probas = list(pool.map(_fit_proba, HIDDEN_SIZES[:4], seeds))
+        np.testing.assert_array_equal(probas[0], serial_probas[HIDDEN_SIZES[0]])
+        np.testing.assert_array_equal(probas[3], serial_probas[HIDDEN_SIZES[3]])
+
+
+def test_overlapping_seeded_fits_leave_global_random_state_unchanged():
+    random.seed(123)
+    np.random.seed(123)
+    keras.utils.set_random_seed(123)  # also TensorFlow's global seed
+    python_before, numpy_before = random.getstate(), np.random.get_state()[1].copy()
+    tf_before = tf_global_seed()
+
+    def fit_in_thread(hidden):
+        keras_before = keras_global_seed_state()
+        _fit_proba(hidden, random_state=hidden)
+        return keras_global_seed_state() == keras_before
+
+    with ThreadPoolExecutor(3) as pool:
+        keras_state_kept = list(pool.map(fit_in_thread, (4, 8, 16)))
+    assert all(keras_state_kept)
+    assert random.getstate() == python_before
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_before)
+    assert tf_global_seed() == tf_before == 123
+    assert not tf_op_determinism_enabled()
+
+
+class _FitAnotherWhileTraining(keras.callbacks.Callback):
+    """At the first epoch, start a second fit and wait until it builds."""
+
+    def __init__(self):
+        super().__init__()
+        self.other_built = threading.Event()
+        self.other_fit = threading.Thread(target=self._fit_other)
+
+    def _fit_other(self):
+        def build_and_signal(meta):
+            self.other_built.set()
+            return softmax_head(meta)
+
+        KerasClassifier(build_and_signal, epochs=1, verbose=0).fit(X, Y)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 0:
+            self.other_fit.start()
+            # A fit that held the build lock while training would block the
+            # other fit's build until this fit ends; 60 s only bounds a failure.
+            self.built_while_training = self.other_built.wait(timeout=60)
+
+
+def test_other_fits_build_while_a_fit_trains():
+    fit_another = _FitAnotherWhileTraining()
+    KerasClassifier(
+        softmax_head, epochs=1, random_state=0, callbacks=[fit_another], verbose=0
+    ).fit(X, Y)
+    fit_another.other_fit.join()
+    assert fit_another.built_while_training
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    import distributed
+
+    # One cluster for every run: each worker imports TensorFlow once.
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=2,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def _grid_search():
+    pipeline = make_pipeline(
+        StandardScaler(),
+        KerasClassifier(softmax_head, epochs=3, random_state=0, verbose=0),
+    )
+    return GridSearchCV(
+        pipeline,
+        {"kerasclassifier__model__hidden": [4, 8]},
+        cv=2,
+        scoring="neg_log_loss",
+        refit=False,
+    )
+
+
+@pytest.mark.xdist_group("dask")
+def test_grid_search_on_dask_workers_equals_local_search(dask_client):
+    import joblib
+
+    local = _grid_search().fit(RAW_X, Y).cv_results_["mean_test_score"]
+    for _ in range(3):
+        with joblib.parallel_backend("dask"):
+            search = _grid_search().set_params(n_jobs=-1).fit(RAW_X, Y)
+        np.testing.assert_array_equal(search.cv_results_["mean_test_score"], local)
