@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -50,6 +50,43 @@ def restore_keras_global_seed(keras_state: dict[str, Any]) -> None:
     state = _global_state()
     for key, value in keras_state.items():
         state.set_global_attribute(key, value)
+
+
+class _KerasPythonRandom:
+    """Stands in for the ``random`` module inside Keras' seed generator module.
+
+    Each attribute is looked up, at each draw, on what ``generator_for_thread``
+    returns for the drawing thread.
+    """
+
+    def __init__(self, generator_for_thread: Callable[[], Any]) -> None:
+        self._generator_for_thread = generator_for_thread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator_for_thread(), name)
+
+
+def draw_keras_default_seeds_from(generator_for_thread: Callable[[], Any]) -> None:
+    """Make Keras draw its default seeds from ``generator_for_thread()``.
+
+    Why: every initializer and ``SeedGenerator`` created without a seed (a
+    ``Dense`` kernel, ``Dropout``) gets one from
+    ``keras.src.random.seed_generator.make_default_seed``, which draws from
+    Python's process-wide ``random``. Any thread may draw from that at any
+    moment (Dask's ``sizeof`` samples with it in the worker's event loop), so a
+    seeded fit building its model cannot own it, lock or not. Keras has no
+    public hook (3.15); the module's reference to ``random`` is the one place
+    all default seeds come from. Installed once, by the first fit; a thread
+    outside a seeded fit gets the ``random`` module itself, so Keras draws
+    exactly as before.
+
+    When it can go: when Keras takes default seeds from a per-thread or
+    replaceable source.
+    """
+    from keras.src.random import seed_generator
+
+    if not isinstance(seed_generator.python_random, _KerasPythonRandom):
+        seed_generator.python_random = _KerasPythonRandom(generator_for_thread)
 
 
 def tf_global_seed() -> int | None:

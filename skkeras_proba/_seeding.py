@@ -15,15 +15,24 @@ Where a Keras fit draws its randomness from (Keras 3.15, TensorFlow 2.21):
   NumPy and draws each epoch's shuffle from it when the epoch's first batch is
   taken. (PyTorch shuffles with torch's generator, which is not handled here.)
 
-Each fit gets its own generators: the per-thread Keras ones are simply set for
-the fit's thread. The process-wide ones cannot be made per-fit, so every fit of
-ours (seeded or not) holds one process-wide lock exactly while it may draw from
-them: from the start of the fit until Keras begins training (the model is built
-and the input pipeline set up), and, on JAX, during the first step of each
-epoch. A seeded fit swaps its own states into the generators
-for those moments and puts the process's states back before releasing the lock,
-so its draws form one stream that nothing else touches, and code outside the
-fit never sees its seed. Training steps run outside the lock, in parallel.
+Each fit gets its own generators where that can be done:
+
+- Keras' default seeds come from a ``random.Random(seed)`` of the fit's own
+  (``_compat.draw_keras_default_seeds_from``): no other thread can draw from it,
+  not even code that knows nothing of our lock (Dask's ``sizeof`` samples with
+  Python's ``random`` in the worker's event loop at any moment).
+- Keras' per-thread generator and seed are set for the fit's thread.
+
+TensorFlow's and NumPy's global generators cannot be made per-fit, so every
+fit of ours (seeded or not) holds one process-wide lock exactly while it may
+draw from them: from the start of the fit until Keras begins training (the
+model is built and the input pipeline set up), and, on JAX, during the first
+step of each epoch. A seeded fit swaps its own states into them (and into
+Python's ``random``, for build functions that draw from it, as
+``keras.utils.set_random_seed`` would) for those moments and puts the process's
+states back before releasing the lock, so its draws form one stream that other
+fits of ours do not touch, and code outside the fit never sees its seed.
+Training steps run outside the lock, in parallel.
 
 We never touch TensorFlow's op-determinism switch: on CPU, seeded Keras
 training is already repeatable, and switching it on globally is what makes a
@@ -42,6 +51,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from skkeras_proba._compat import (
+    draw_keras_default_seeds_from,
     keras_global_seed_state,
     restore_keras_global_seed,
     set_keras_global_seed,
@@ -69,6 +79,14 @@ def seed_from(random_state: int | np.random.RandomState | None) -> int | None:
     if isinstance(random_state, int | np.integer):
         return int(random_state)
     return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+def _keras_default_seed_source() -> Any:
+    """Where Keras in this thread draws default seeds from: see ``_compat``."""
+    fits = getattr(_fits_in_thread, "stack", None)
+    if fits and fits[-1].seed is not None:
+        return fits[-1].keras_default_seeds
+    return random
 
 
 def _process_random_state() -> tuple[Any, ...]:
@@ -117,7 +135,9 @@ class FitRandomState:
         if self.seed is not None:
             self._keras_state_before = keras_global_seed_state()
             set_keras_global_seed(self.seed)
+            self.keras_default_seeds = random.Random(self.seed)
             self._own_state = _seeded_process_random_state(self.seed)
+        draw_keras_default_seeds_from(_keras_default_seed_source)
         _fits_in_thread.__dict__.setdefault("stack", []).append(self)
         self.take_process_random_state()
         return self

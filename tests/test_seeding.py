@@ -97,3 +97,14 @@ def test_fit_waits_while_another_holds_the_process_generators():
         assert not other_entered.wait(0.5)
     thread.join(timeout=60)
     assert other_entered.is_set()
+
+
+def test_keras_default_seeds_ignore_draws_by_other_code():
+    # Dask's sizeof, for one, samples with Python's random in another thread
+    # at any moment; a seeded build must not see those draws.
+    with seeded(7):
+        undisturbed = _weights()
+    with seeded(7):
+        random.random()
+        disturbed = _weights()
+    np.testing.assert_array_equal(undisturbed, disturbed)
