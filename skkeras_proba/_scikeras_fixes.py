@@ -109,7 +109,7 @@ class ScikerasFixes(BaseWrapper):
         seed", and its seeding is process-wide, so fits in other threads change
         each other's results. Pinned by
         ``test_seeded_fit_leaves_global_state_unchanged`` and
-        ``test_seeded_fits_in_threads_equal_serial_fits``.
+        ``test_concurrency.py::test_seeded_fits_in_threads_equal_serial_fits``.
         """
         # scikeras seeds inside _build_keras_model/_fit_keras_model when
         # _random_state is set; keep it None so only our context seeds.
@@ -120,7 +120,7 @@ class ScikerasFixes(BaseWrapper):
         """Train with the lock of ``_seeding`` given up once training begins.
 
         Other fits then build while this one trains. Pinned by
-        ``test_other_fits_build_while_a_fit_trains``.
+        ``test_concurrency.py::test_other_fits_build_while_a_fit_trains``.
         """
         callbacks = self._fit_callbacks
         self._fit_callbacks = [ReleaseRandomStateWhileTraining(), *callbacks]

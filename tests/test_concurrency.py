@@ -20,6 +20,10 @@ from skkeras_proba._compat import (
 )
 from tests.models import softmax_head
 
+# These tests run fits in several threads or processes of their own; one xdist
+# worker runs them one after another, and computes the serial results once.
+pytestmark = pytest.mark.xdist_group("concurrency")
+
 RAW_X, Y = load_wine(return_X_y=True)
 X = StandardScaler().fit_transform(RAW_X).astype("float32")
 HIDDEN_SIZES = (4, 8, 16, 4, 8, 16)
@@ -144,7 +148,6 @@ def _grid_search():
     )
 
 
-@pytest.mark.xdist_group("dask")
 def test_grid_search_on_dask_workers_equals_local_search(dask_client):
     import joblib
 
