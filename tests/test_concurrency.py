@@ -1,5 +1,6 @@
 """A seeded fit gives the same model whatever else runs in the process."""
 
+import functools
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,9 @@ from sklearn.preprocessing import StandardScaler
 from skkeras_proba import KerasClassifier
 from skkeras_proba._compat import (
     keras_global_seed_state,
+    restore_keras_global_seed,
+    set_keras_global_seed,
+    set_tf_global_seed,
     tf_global_seed,
     tf_op_determinism_enabled,
 )
@@ -41,46 +45,60 @@ def _fit_proba(hidden, random_state=0):
     return clf.fit(X, Y).predict_proba(X)
 
 
-@pytest.fixture(scope="module")
-def serial_probas():
-    return {hidden: _fit_proba(hidden) for hidden in set(HIDDEN_SIZES)}
+@functools.cache
+def _serial_proba(hidden):
+    # Cached rather than a fixture: xdist may run other modules' tests between
+    # these, which would tear a module fixture down and fit again.
+    return _fit_proba(hidden)
 
 
-def test_seeded_fits_in_threads_equal_serial_fits(serial_probas):
+def test_seeded_fits_in_threads_equal_serial_fits():
     for _ in range(ROUNDS):
         with ThreadPoolExecutor(4) as pool:
             probas = list(pool.map(_fit_proba, HIDDEN_SIZES))
         for hidden, proba in zip(HIDDEN_SIZES, probas, strict=True):
-            np.testing.assert_array_equal(proba, serial_probas[hidden])
+            np.testing.assert_array_equal(proba, _serial_proba(hidden))
 
 
-def test_seeded_fit_beside_unseeded_fits_equals_its_serial_fit(serial_probas):
-    seeds = (0, None, None, 0)
-    for _ in range(2):
-        with ThreadPoolExecutor(4) as pool:
-            probas = list(pool.map(_fit_proba, HIDDEN_SIZES[:4], seeds))
-        np.testing.assert_array_equal(probas[0], serial_probas[HIDDEN_SIZES[0]])
-        np.testing.assert_array_equal(probas[3], serial_probas[HIDDEN_SIZES[3]])
+def test_seeded_fit_beside_unseeded_fits_equals_its_serial_fit():
+    hidden_sizes, seeds = (4, 8, 16, 8), (0, None, None, 0)
+    with ThreadPoolExecutor(4) as pool:
+        probas = list(pool.map(_fit_proba, hidden_sizes, seeds))
+    np.testing.assert_array_equal(probas[0], _serial_proba(4))
+    np.testing.assert_array_equal(probas[3], _serial_proba(8))
 
 
-def test_overlapping_seeded_fits_leave_global_random_state_unchanged():
-    random.seed(123)
-    np.random.seed(123)
-    keras.utils.set_random_seed(123)  # also TensorFlow's global seed
+@pytest.fixture
+def process_seeded_by_user():
+    """The process seeded as a user would, and put back afterwards."""
+    saved = random.getstate(), np.random.get_state(), tf_global_seed()
+    keras_saved = keras_global_seed_state()
+    keras.utils.set_random_seed(123)
+    yield
+    random.setstate(saved[0])
+    np.random.set_state(saved[1])
+    set_tf_global_seed(saved[2])
+    restore_keras_global_seed(keras_saved)
+
+
+def test_overlapping_seeded_fits_leave_global_random_state_unchanged(
+    process_seeded_by_user,
+):
     python_before, numpy_before = random.getstate(), np.random.get_state()[1].copy()
-    tf_before = tf_global_seed()
 
     def fit_in_thread(hidden):
+        set_keras_global_seed(1000 + hidden)  # this thread's own Keras seed
         keras_before = keras_global_seed_state()
         _fit_proba(hidden, random_state=hidden)
         return keras_global_seed_state() == keras_before
 
     with ThreadPoolExecutor(3) as pool:
         keras_state_kept = list(pool.map(fit_in_thread, (4, 8, 16)))
-    assert all(keras_state_kept)
+    assert keras_state_kept == [True, True, True]
     assert random.getstate() == python_before
     np.testing.assert_array_equal(np.random.get_state()[1], numpy_before)
-    assert tf_global_seed() == tf_before == 123
+    assert tf_global_seed() == 123
+    assert keras_global_seed_state()["global_random_seed"] == 123
     assert not tf_op_determinism_enabled()
 
 
