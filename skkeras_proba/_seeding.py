@@ -181,9 +181,9 @@ class ReleaseRandomStateWhileTraining(keras.callbacks.Callback):
 
     Keras calls ``on_train_begin`` once the model is built and the input
     pipeline set up. After that only the first batch of an epoch may draw from
-    a process-wide generator (the NumPy shuffle on JAX), so the fit
-    takes its turn again for that batch only. Must come first among the fit's
-    callbacks, so that no other callback runs while the fit holds the lock.
+    a process-wide generator (the NumPy shuffle on JAX), so the fit takes its
+    turn again for that batch only. Comes first among the fit's callbacks, so
+    that the lock is given up before the user's callbacks see training begin.
     """
 
     def __init__(self) -> None:
