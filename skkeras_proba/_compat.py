@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
@@ -16,6 +16,7 @@ import keras
 def _global_state() -> Any:
     # keras.src.backend.common.global_state holds the seed that
     # keras.utils.set_random_seed writes; Keras has no public getter (3.15).
+    # Its attributes live in a threading.local: each thread has its own.
     from keras.src.backend.common import global_state
 
     return global_state
@@ -25,9 +26,67 @@ _KERAS_SEED_KEYS = ("global_random_seed", "global_seed_generator")
 
 
 def keras_global_seed_state() -> dict[str, Any]:
-    """Keras' global seed and seed generator, to restore after a seeded fit."""
+    """This thread's Keras global seed and seed generator, to restore later."""
     state = _global_state()
     return {key: state.get_global_attribute(key) for key in _KERAS_SEED_KEYS}
+
+
+def set_keras_global_seed(seed: int) -> None:
+    """Seed this thread's Keras global seed generator, and only that.
+
+    The part of ``keras.utils.set_random_seed`` that is per thread. The
+    generator is created here, from ``seed``, rather than lazily by Keras from
+    Python's process-wide ``random`` at some later point of the fit.
+    """
+    state = _global_state()
+    state.set_global_attribute("global_random_seed", seed)
+    state.set_global_attribute(
+        "global_seed_generator", keras.random.SeedGenerator(seed)
+    )
+
+
+def restore_keras_global_seed(keras_state: dict[str, Any]) -> None:
+    """Put back what :func:`keras_global_seed_state` read, in this thread."""
+    state = _global_state()
+    for key, value in keras_state.items():
+        state.set_global_attribute(key, value)
+
+
+class _KerasPythonRandom:
+    """Stands in for the ``random`` module inside Keras' seed generator module.
+
+    Each attribute is looked up, at each draw, on what ``generator_for_thread``
+    returns for the drawing thread.
+    """
+
+    def __init__(self, generator_for_thread: Callable[[], Any]) -> None:
+        self._generator_for_thread = generator_for_thread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator_for_thread(), name)
+
+
+def draw_keras_default_seeds_from(generator_for_thread: Callable[[], Any]) -> None:
+    """Make Keras draw its default seeds from ``generator_for_thread()``.
+
+    Why: every initializer and ``SeedGenerator`` created without a seed (a
+    ``Dense`` kernel, ``Dropout``) gets one from
+    ``keras.src.random.seed_generator.make_default_seed``, which draws from
+    Python's process-wide ``random``. Any thread may draw from that at any
+    moment (Dask's ``sizeof`` samples with it in the worker's event loop), so a
+    seeded fit building its model cannot own it, lock or not. Keras has no
+    public hook (3.15); the module's reference to ``random`` is the one place
+    all default seeds come from. Installed once, by the first fit; a thread
+    outside a seeded fit gets the ``random`` module itself, so Keras draws
+    exactly as before.
+
+    When it can go: when Keras takes default seeds from a per-thread or
+    replaceable source.
+    """
+    from keras.src.random import seed_generator
+
+    if not isinstance(seed_generator.python_random, _KerasPythonRandom):
+        seed_generator.python_random = _KerasPythonRandom(generator_for_thread)
 
 
 def tf_global_seed() -> int | None:
@@ -39,15 +98,12 @@ def tf_global_seed() -> int | None:
     return context.global_seed()
 
 
-def restore_keras_global_seed(keras_state: dict[str, Any], tf_seed: int | None) -> None:
-    """Put back what :func:`keras_global_seed_state` and :func:`tf_global_seed` read."""
-    state = _global_state()
-    for key, value in keras_state.items():
-        state.set_global_attribute(key, value)
+def set_tf_global_seed(seed: int | None) -> None:
+    """Set TensorFlow's process-wide global seed, on the TensorFlow backend."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.random.set_seed(tf_seed)
+        tf.random.set_seed(seed)
 
 
 def tf_op_determinism_enabled() -> bool:

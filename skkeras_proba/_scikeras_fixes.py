@@ -18,7 +18,7 @@ from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skkeras_proba._seeding import seed_from, seeded
+from skkeras_proba._seeding import ReleaseRandomStateWhileTraining, seed_from, seeded
 
 
 class ScikerasFixes(BaseWrapper):
@@ -138,12 +138,28 @@ class ScikerasFixes(BaseWrapper):
 
         scikeras 0.13 leaves TensorFlow op determinism switched on after a
         seeded fit, so the next unseeded fit fails with "Random ops require a
-        seed". Pinned by ``test_seeded_fit_leaves_global_state_unchanged``.
+        seed", and its seeding is process-wide, so fits in other threads change
+        each other's results. Pinned by
+        ``test_seeded_fit_leaves_global_state_unchanged`` and
+        ``test_concurrency.py::test_seeded_fits_in_threads_equal_serial_fits``.
         """
         # scikeras seeds inside _build_keras_model/_fit_keras_model when
         # _random_state is set; keep it None so only our context seeds.
         self._random_state = None
         return seeded(seed_from(self.random_state))
+
+    def _fit_keras_model(self, *args: Any, **kwargs: Any) -> None:
+        """Train with the lock of ``_seeding`` given up once training begins.
+
+        Other fits then build while this one trains. Pinned by
+        ``test_concurrency.py::test_other_fits_build_while_a_fit_trains``.
+        """
+        callbacks = self._fit_callbacks
+        self._fit_callbacks = [ReleaseRandomStateWhileTraining(), *callbacks]
+        try:
+            super()._fit_keras_model(*args, **kwargs)
+        finally:
+            self._fit_callbacks = callbacks
 
 
 def clone_compiled(model: keras.Model) -> keras.Model:
