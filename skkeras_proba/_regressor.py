@@ -36,7 +36,9 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         If True, ``fit`` continues training the current model.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout and shuffling for reproducible
-        fits. Global random generators are restored after ``fit``.
+        fits, also while other fits run in other threads; no process-wide
+        random state is changed. An int gives identical refits; a RandomState
+        instance is consumed, one seed per fit, as in scikit-learn.
     optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
         Used when the model is not already compiled.
     loss : str, keras.losses.Loss, class or callable, default=None
