@@ -99,7 +99,7 @@ class KerasEstimatorBase(ScikerasFixes):
         X, y = self._validate_data(X, self._check_y(y), reset=True)
         with self._seeded_fit_context():
             self._initialize(X, y)
-        self._forward = Forward(self.model_)
+        self._forward = self._new_forward()
         return self
 
     def _fit(
@@ -139,7 +139,7 @@ class KerasEstimatorBase(ScikerasFixes):
                 initial_epoch=initial_epoch,
                 **kwargs,
             )
-        self._forward = Forward(self.model_)
+        self._forward = self._new_forward()
         self._after_training(X)
 
     def _initialize(self, X: Any, y: np.ndarray) -> None:
@@ -149,6 +149,10 @@ class KerasEstimatorBase(ScikerasFixes):
         self._ensure_compiled_model()
         self._bind_model(X, y)
         self._initialize_callbacks()
+
+    def _new_forward(self) -> Forward:
+        """The traced forward pass of the fitted ``model_``."""
+        return Forward(self.model_)
 
     def _probe_output_units(self, X: Any) -> list[int]:
         """Units of each output, from running the model on one row of X.
@@ -197,4 +201,4 @@ class KerasEstimatorBase(ScikerasFixes):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         if "model_" in state:
-            self._forward = Forward(self.model_)
+            self._forward = self._new_forward()

@@ -18,6 +18,7 @@ from skkeras_proba._heads import (
     Head,
     LogitsOption,
     inspect_heads,
+    reading_model,
     resolve_heads,
     warn_on_loss_mismatch,
 )
@@ -237,7 +238,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         clf.X_shape_ = input_shape
         clf.feature_encoder_ = clf.feature_encoder
         clf.model_ = model
-        clf._forward = Forward(model)
+        clf._forward = clf._new_forward()
         return clf
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any):
@@ -368,6 +369,10 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         multioutput = kind == _targets.MULTIOUTPUT
         self.classes_ = classes if multioutput else classes[0]
         self.n_classes_ = [len(c) for c in classes] if multioutput else len(classes[0])
+
+    def _new_forward(self) -> Forward:
+        # Softmax/sigmoid heads are read before their activation (exact tails).
+        return Forward(reading_model(self.model_, self.heads_))
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         return _targets.encode(y, self._head_classes, self.heads_, self.target_kind_)
