@@ -190,7 +190,13 @@ class KerasEstimatorBase(ScikerasFixes):
         batch_size = self._predict_batch_size()
         if batch_size == -1:
             batch_size = X.shape[0]
-        return self._forward(self._encode_features(X), batch_size, decode)
+        return self._run_forward(self._encode_features(X), batch_size, decode)
+
+    def _run_forward(
+        self, X: Any, batch_size: int | None, decode: Decode | None
+    ) -> list[np.ndarray]:
+        """Encoded X through the forward pass (a classifier may average passes)."""
+        return self._forward(X, batch_size, decode)
 
     def __getstate__(self) -> dict[str, Any]:
         # The traced function cannot be pickled; it is rebuilt on load.

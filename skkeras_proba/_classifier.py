@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from numbers import Integral
 from typing import Any
 
 import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skkeras_proba import _targets
+from skkeras_proba import _targets, _uncertainty
 from skkeras_proba._base import KerasEstimatorBase
 from skkeras_proba._heads import (
     Head,
@@ -22,7 +24,7 @@ from skkeras_proba._heads import (
     resolve_heads,
     warn_on_loss_mismatch,
 )
-from skkeras_proba._inference import Forward
+from skkeras_proba._inference import Decode, Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
 
@@ -50,13 +52,24 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         ``"auto"`` decides per head: a compiled loss with ``from_logits=True``
         means logits, otherwise the activation producing the output decides.
         Give a list for one value per output head.
+    mc_dropout : int, default=0
+        Monte Carlo dropout: the number of stochastic forward passes, with
+        the model's ``Dropout`` layers active (and nothing else: batch
+        normalisation stays in inference mode), whose probabilities
+        ``predict_proba`` averages. ``predict``, ``predict_log_proba`` and
+        ``decision_function`` follow the averaged probabilities;
+        :meth:`predict_proba_passes` returns the passes themselves. The masks
+        are drawn from ``random_state``. 0 switches it off. The model must
+        contain ``Dropout`` layers; the passes run on a copy of it, so its
+        weights are held twice in memory.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, folded into ``sample_weight`` (never in place).
     warm_start : bool, default=False
         If True, ``fit`` continues training the current model.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout and shuffling for reproducible
-        fits. Global random generators are restored after ``fit``.
+        fits, and the dropout masks of ``mc_dropout`` passes. Global random
+        generators are restored after ``fit``.
     optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
         Used when the model is not already compiled.
     loss : str, keras.losses.Loss, class or callable, default=None
@@ -131,6 +144,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     _parameter_constraints: dict = {
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
+        "mc_dropout": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -139,6 +153,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         *,
         build_fn: Callable[..., keras.Model] | keras.Model | None = None,
         logits: LogitsOption | Sequence[LogitsOption] = "auto",
+        mc_dropout: int = 0,
         class_weight: dict | str | None = None,
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
@@ -174,6 +189,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             **kwargs,
         )
         self.logits = logits
+        self.mc_dropout = mc_dropout
         self.class_weight = class_weight
 
     @property
@@ -349,6 +365,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             self.target_type_ = "multiclass-multioutput"
         self._bind(heads, self._classes(y, kind), kind)
         warn_on_loss_mismatch(self.heads_)
+        if self.mc_dropout:  # before training, not at the first prediction
+            _uncertainty.check_has_dropout(self.model_, self.mc_dropout)
 
     def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):
         if len(classes) != len(heads):
@@ -372,7 +390,26 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     def _new_forward(self) -> Forward:
         # Softmax/sigmoid heads are read before their activation (exact tails).
-        return Forward(reading_model(self.model_, self.heads_))
+        return Forward(self.model_, functools.partial(reading_model, heads=self.heads_))
+
+    def _run_forward(
+        self, X: Any, batch_size: int | None, decode: Decode | None
+    ) -> list[np.ndarray]:
+        if not self.mc_dropout:
+            return self._forward(X, batch_size, decode)
+
+        def average_then_decode(passes: list[np.ndarray]) -> list[np.ndarray]:
+            averaged = _uncertainty.average_passes(
+                passes, self.heads_, self.target_kind_
+            )
+            return averaged if decode is None else decode(averaged)
+
+        return self._forward.passes(
+            X, self.mc_dropout, self._mc_seed(), batch_size, average_then_decode
+        )
+
+    def _mc_seed(self) -> int:
+        return _uncertainty.passes_seed(self.random_state)
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         return _targets.encode(y, self._head_classes, self.heads_, self.target_kind_)
@@ -457,6 +494,51 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             multi-label targets, per-label log-odds.
         """
         return self._single_or_list(self._per_head(X, _targets.head_decision))
+
+    def predict_proba_passes(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Class probabilities of each Monte Carlo dropout pass.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_passes, n_samples, n_classes) or list
+            ``proba[i]`` is what :meth:`predict_proba` would return from pass
+            ``i`` alone (``n_passes = mc_dropout``); their mean over the first
+            axis is :meth:`predict_proba`. For multi-output models, one array
+            per head.
+
+        Notes
+        -----
+        With ``p = predict_proba_passes(X)`` and ``H(q) = -sum(q * log(q))``
+        over classes, the predictive entropy ``H(p.mean(axis=0))`` is the
+        total uncertainty of a prediction, and the mutual information
+        ``H(p.mean(axis=0)) - H(p).mean(axis=0)`` is the part due to the
+        model's uncertainty about its weights (passes disagreeing), which
+        grows on inputs unlike the training data.
+        """
+        if not self.mc_dropout:
+            raise ValueError(
+                "predict_proba_passes needs Monte Carlo dropout, but mc_dropout=0. "
+                "Set mc_dropout to the number of passes, e.g. "
+                "clf.set_params(mc_dropout=30)."
+            )
+        check_is_fitted(self)
+        X, _ = self._validate_data(X, reset=False)
+        batch_size = self._predict_batch_size()
+        per_head = self._forward.passes(
+            self._encode_features(X),
+            self.mc_dropout,
+            self._mc_seed(),
+            X.shape[0] if batch_size == -1 else batch_size,
+            functools.partial(
+                _uncertainty.proba_per_pass, heads=self.heads_, kind=self.target_kind_
+            ),
+        )
+        return self._single_or_list([np.swapaxes(p, 0, 1) for p in per_head])
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, in the label space of the training y.
