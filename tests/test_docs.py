@@ -1,10 +1,12 @@
-"""Every ``.. code-block:: python`` example in docs/ runs.
+"""Every ``.. code-block:: python`` example and ``.. plot::`` figure in docs/ runs.
 
 A page's blocks run in order in one namespace, as a reader would type them, so a
-later block may use names an earlier one defined. Tracebacks point at the line
-of the ``.rst`` page the failing statement is on.
+later block may use names an earlier one defined (figure pages use ``.. plot::``
+with ``:context:``, which the docs build runs the same way). Tracebacks point at
+the line of the ``.rst`` page the failing statement is on.
 """
 
+import os
 import random
 import re
 import sys
@@ -15,8 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Figures are drawn off screen, as in the docs build (docs/conf.py).
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block:: python\s*$")
+_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. (code-block:: python|plot::)\s*$")
 _OPTION = re.compile(r"^[ \t]*:[\w-]+:")
 
 
@@ -60,7 +65,8 @@ def _pages_with_examples() -> list[Path]:
 def test_python_blocks_are_read_with_their_line_numbers():
     text = "Intro\n\n.. code-block:: python\n   :caption: x\n\n   a = 1\n\n   b = a\n"
     text += "\nAfter.\n\n  .. code-block:: python\n\n     c = 2\n"
-    assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2")]
+    text += "\n.. plot::\n   :context:\n\n   d = 3\n"
+    assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2"), (19, "d = 3")]
 
 
 def test_every_guide_page_has_a_runnable_example():
@@ -85,6 +91,8 @@ def test_page_examples_run(page):
             compiled = compile("\n" * (line - 1) + code, str(page), "exec")
             exec(compiled, module.__dict__)
     finally:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
         del sys.modules[module.__name__]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
