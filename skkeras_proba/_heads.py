@@ -57,13 +57,7 @@ _PROBABILITY_ACTIVATIONS = {"softmax": SOFTMAX, "sigmoid": SIGMOID}
 # Layers whose ``call`` ends with ``self.activation(x)`` (when not None) on a
 # result computed from the input and the weights alone: called with no
 # activation, they give the values their activation receives.
-_LINEAR_THEN_ACTIVATION = (
-    "Dense",
-    "EinsumDense",
-    "Conv1D",
-    "Conv2D",
-    "Conv3D",
-)
+_LINEAR_THEN_ACTIVATION = ("Dense", "EinsumDense")
 READ_OUTPUT = "output"
 READ_PRE_ACTIVATION = "pre_activation"
 

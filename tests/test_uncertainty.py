@@ -1,5 +1,7 @@
 """Monte Carlo dropout: averaged, reproducible passes with only dropout active."""
 
+import pickle
+
 import keras
 import numpy as np
 import pytest
@@ -58,6 +60,13 @@ def test_mc_dropout_is_reproducible_with_a_seed(fitted):
     other = _with(fitted, mc_dropout=8, random_state=2).predict_proba(X)
     np.testing.assert_array_equal(first, again)
     assert np.abs(first - other).max() > 1e-3
+
+
+def test_mc_dropout_passes_survive_pickling(fitted):
+    clf = pickle.loads(pickle.dumps(fitted)).set_params(mc_dropout=4, random_state=3)
+    expected = clf.predict_proba(X)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
 
 
 def test_mc_dropout_off_changes_nothing(fitted):
