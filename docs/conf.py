@@ -4,6 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")  # figures are drawn to files only
 
 import skkeras_proba
 
@@ -16,6 +17,7 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 exclude_patterns = ["_build"]
@@ -28,3 +30,11 @@ numpydoc_xref_param_type = False
 
 html_theme = "alabaster"
 html_title = f"skkeras_proba {release}"
+
+# ``.. plot::`` blocks run at build time and their figures go into the page;
+# tests/test_docs.py runs the same code. Every page imports what it uses.
+plot_pre_code = ""
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 100)]

@@ -121,7 +121,7 @@ class KerasEstimatorBase(ScikerasFixes):
         X, y = self._validate_data(X, self._check_y(y), reset=True)
         with self._seeded_fit_context():
             self._initialize(X, y, reuse_model_instance=True)
-        self._forward = Forward(self.model_)
+        self._forward = self._new_forward()
         return self
 
     def _fit(
@@ -163,7 +163,7 @@ class KerasEstimatorBase(ScikerasFixes):
                 initial_epoch=initial_epoch,
                 **kwargs,
             )
-        self._forward = Forward(self.model_)
+        self._forward = self._new_forward()
         self._after_training(X)
 
     def _initialize(
@@ -186,6 +186,10 @@ class KerasEstimatorBase(ScikerasFixes):
         self._check_model_compatibility(y)
         self._bind_model(X, y)
         self._initialize_callbacks()
+
+    def _new_forward(self) -> Forward:
+        """The traced forward pass of the fitted ``model_``."""
+        return Forward(self.model_)
 
     def _probe_output_units(self, X: Any) -> list[int]:
         """Units of each output, from running the model on one row of X.
@@ -230,10 +234,14 @@ class KerasEstimatorBase(ScikerasFixes):
         callbacks = getattr(self, "_predict_callbacks", [])
         if needs_keras_predict_loop(requested, callbacks):
             keras_kwargs = {"verbose": self.verbose, "callbacks": callbacks}
-            return self._forward.keras_predict(
-                features, decode, **{**keras_kwargs, **requested}
-            )
-        return self._forward(features, requested.get("batch_size"), decode)
+            return self._keras_predict(features, decode, {**keras_kwargs, **requested})
+        return self._run_forward(features, requested.get("batch_size"), decode)
+
+    def _keras_predict(
+        self, features: Any, decode: Decode | None, keras_kwargs: dict[str, Any]
+    ) -> list[np.ndarray]:
+        """Encoded X through Keras' own ``predict`` loop, for what only it does."""
+        return self._forward.keras_predict(features, decode, **keras_kwargs)
 
     def _routed_predict_kwargs(self) -> dict[str, Any]:
         """``predict__batch_size``, ``predict__verbose``, ... set on the estimator."""
@@ -251,7 +259,13 @@ class KerasEstimatorBase(ScikerasFixes):
         batch_size = self._routed_predict_kwargs().get("batch_size")
         if batch_size == -1:
             batch_size = X.shape[0]
-        return self._forward(self._encode_features(X), batch_size, decode)
+        return self._run_forward(self._encode_features(X), batch_size, decode)
+
+    def _run_forward(
+        self, X: Any, batch_size: int | None, decode: Decode | None
+    ) -> list[np.ndarray]:
+        """Encoded X through the forward pass (a classifier may average passes)."""
+        return self._forward(X, batch_size, decode)
 
     def __getstate__(self) -> dict[str, Any]:
         # The traced function cannot be pickled; it is rebuilt on load.
@@ -262,7 +276,7 @@ class KerasEstimatorBase(ScikerasFixes):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         if "model_" in state:
-            self._forward = Forward(self.model_)
+            self._forward = self._new_forward()
 
 
 def _n_rows(features: Any) -> int:

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from numbers import Integral
 from typing import Any
 
 import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skkeras_proba import _proba, _targets
+from skkeras_proba import _proba, _targets, _uncertainty
 from skkeras_proba._base import KerasEstimatorBase
 from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
 from skkeras_proba._heads import (
     Head,
     LogitsOption,
     inspect_heads,
+    reading_model,
     resolve_heads,
     warn_on_loss_mismatch,
 )
@@ -28,7 +31,7 @@ from skkeras_proba._incremental import (
     check_same_classes,
     check_target_shape,
 )
-from skkeras_proba._inference import Forward
+from skkeras_proba._inference import Decode, Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
 _ONE_COLUMN_KINDS = (_targets.BINARY, _targets.MULTICLASS)
@@ -57,15 +60,26 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         ``"auto"`` decides per head: a compiled loss with ``from_logits=True``
         means logits, otherwise the activation producing the output decides.
         Give a list for one value per output head.
+    mc_dropout : int, default=0
+        Monte Carlo dropout: the number of stochastic forward passes, with
+        the model's ``Dropout`` layers active (and nothing else: batch
+        normalisation stays in inference mode), whose probabilities
+        ``predict_proba`` averages. ``predict``, ``predict_log_proba`` and
+        ``decision_function`` follow the averaged probabilities;
+        :meth:`predict_proba_passes` returns the passes themselves. The masks
+        are drawn from ``random_state``. 0 switches it off. The model must
+        contain ``Dropout`` layers; the passes run on a copy of it, so its
+        weights are held twice in memory.
     class_weight : dict, "balanced" or None, default=None
         Weights per class, folded into ``sample_weight`` (never in place).
     warm_start : bool, default=False
         If True, ``fit`` continues training the current model.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout and shuffling for reproducible
-        fits, also while other fits run in other threads; no process-wide
-        random state is changed. An int gives identical refits; a RandomState
-        instance is consumed, one seed per fit, as in scikit-learn.
+        fits, and the dropout masks of ``mc_dropout`` passes, also while other
+        fits run in other threads; no process-wide random state is changed. An
+        int gives identical refits; a RandomState instance is consumed, one
+        seed per fit, as in scikit-learn.
     optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
         Used when the model is not already compiled.
     loss : str, keras.losses.Loss, class or callable, default=None
@@ -140,6 +154,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     _parameter_constraints: dict = {
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
+        "mc_dropout": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -148,6 +163,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         *,
         build_fn: Callable[..., keras.Model] | keras.Model | None = None,
         logits: LogitsOption | Sequence[LogitsOption] = "auto",
+        mc_dropout: int = 0,
         class_weight: dict | str | None = None,
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
@@ -183,6 +199,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             **kwargs,
         )
         self.logits = logits
+        self.mc_dropout = mc_dropout
         self.class_weight = class_weight
 
     @property
@@ -251,7 +268,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         clf.X_shape_ = input_shape
         clf.feature_encoder_ = clf.feature_encoder
         clf.model_ = model
-        clf._forward = Forward(model)
+        clf._forward = clf._new_forward()
         return clf
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any):
@@ -384,6 +401,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             classes = _targets.column_classes(y, kind)
         self._bind(heads, classes, kind)
         warn_on_loss_mismatch(self.heads_)
+        if self.mc_dropout:  # before training, not at the first prediction
+            _uncertainty.check_has_dropout(self.model_, self.mc_dropout)
 
     def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):
         if len(classes) != len(heads):
@@ -404,6 +423,41 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         multioutput = kind == _targets.MULTIOUTPUT
         self.classes_ = classes if multioutput else classes[0]
         self.n_classes_ = [len(c) for c in classes] if multioutput else len(classes[0])
+
+    def _new_forward(self) -> Forward:
+        # Softmax/sigmoid heads are read before their activation (exact tails).
+        return Forward(self.model_, functools.partial(reading_model, heads=self.heads_))
+
+    def _run_forward(
+        self, X: Any, batch_size: int | None, decode: Decode | None
+    ) -> list[np.ndarray]:
+        if not self.mc_dropout:
+            return self._forward(X, batch_size, decode)
+
+        def average_then_decode(passes: list[np.ndarray]) -> list[np.ndarray]:
+            averaged = _uncertainty.average_passes(
+                passes, self.heads_, self.target_kind_
+            )
+            return averaged if decode is None else decode(averaged)
+
+        return self._forward.passes(
+            X, self.mc_dropout, self._mc_seed(), batch_size, average_then_decode
+        )
+
+    def _keras_predict(
+        self, features: Any, decode: Decode | None, keras_kwargs: dict[str, Any]
+    ) -> list[np.ndarray]:
+        if self.mc_dropout:
+            raise ValueError(
+                "verbose, steps, callbacks or a callback with predict hooks ask for "
+                "Keras' own predict loop, which runs one pass without dropout, but "
+                f"mc_dropout={self.mc_dropout} averages passes with dropout. Leave "
+                "those predict arguments out, or set mc_dropout=0."
+            )
+        return super()._keras_predict(features, decode, keras_kwargs)
+
+    def _mc_seed(self) -> int:
+        return _uncertainty.passes_seed(self.random_state)
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         if self._custom_target_encoder:
@@ -445,7 +499,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         """One batch's outputs as probability heads would emit them."""
         return [
             _proba.activate(
-                r.reshape(len(r), -1), link=h.link, logits=h.logits
+                r.reshape(len(r), -1), link=h.link, logits=h.reads_logits
             ).reshape(r.shape)
             for r, h in zip(raw, self.heads_, strict=True)
         ]
@@ -535,6 +589,51 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
                 "predict_proba instead."
             )
         return self._single_or_list(self._per_head(X, _targets.head_decision, kwargs))
+
+    def predict_proba_passes(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Class probabilities of each Monte Carlo dropout pass.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_passes, n_samples, n_classes) or list
+            ``proba[i]`` is what :meth:`predict_proba` would return from pass
+            ``i`` alone (``n_passes = mc_dropout``); their mean over the first
+            axis is :meth:`predict_proba`. For multi-output models, one array
+            per head.
+
+        Notes
+        -----
+        With ``p = predict_proba_passes(X)`` and ``H(q) = -sum(q * log(q))``
+        over classes, the predictive entropy ``H(p.mean(axis=0))`` is the
+        total uncertainty of a prediction, and the mutual information
+        ``H(p.mean(axis=0)) - H(p).mean(axis=0)`` is the part due to the
+        model's uncertainty about its weights (passes disagreeing), which
+        grows on inputs unlike the training data.
+        """
+        if not self.mc_dropout:
+            raise ValueError(
+                "predict_proba_passes needs Monte Carlo dropout, but mc_dropout=0. "
+                "Set mc_dropout to the number of passes, e.g. "
+                "clf.set_params(mc_dropout=30)."
+            )
+        check_is_fitted(self)
+        X, _ = self._validate_data(X, reset=False)
+        batch_size = self._routed_predict_kwargs().get("batch_size")
+        per_head = self._forward.passes(
+            self._encode_features(X),
+            self.mc_dropout,
+            self._mc_seed(),
+            X.shape[0] if batch_size == -1 else batch_size,
+            functools.partial(
+                _uncertainty.proba_per_pass, heads=self.heads_, kind=self.target_kind_
+            ),
+        )
+        return self._single_or_list([np.swapaxes(p, 0, 1) for p in per_head])
 
     def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
         """Predicted labels, in the label space of the training y.

@@ -170,3 +170,23 @@ def custom_gradients_released() -> Iterator[None]:
                         and name not in _names_before_fits
                     ):
                         registry.pop(name, None)
+
+
+def producer_call_input(tensor: Any) -> Any:
+    """The tensor (or structure) passed to the call that produced ``tensor``.
+
+    None when that call received other tensors too (a mask, a second input), or
+    when ``tensor`` is not a symbolic Keras tensor. Keras 3.15 exposes a layer's
+    input only for its first call (``layer.input``); the call behind one tensor
+    is reached through the private ``_keras_history`` and ``_inbound_nodes``.
+    When it can go: when Keras makes a tensor's producing node public.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None
+    operation, node_index, _ = history
+    node = operation._inbound_nodes[node_index]
+    args = node.arguments.args
+    if not args or len(keras.tree.flatten(args[0])) != len(node.input_tensors):
+        return None
+    return args[0]

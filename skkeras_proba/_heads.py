@@ -11,6 +11,13 @@ sigmoid?" is decided, once per head, in this order:
 4. ``outputs``  -- the graph cannot be read (custom layers, subclassed models):
    decided from the model's outputs on training data, see :func:`resolve_heads`.
 
+A head whose last layer applies the softmax or sigmoid itself is then read
+*before* that activation where the graph allows (``Head.read_from``):
+:func:`reading_model` returns the values the activation receives, from which
+the probabilities are computed in float64. The model's float32 softmax/sigmoid
+rounds probabilities within ~1e-8 of 0 or 1 to exactly 0 or 1; its input does
+not.
+
 Only Keras is imported here; the maths lives in ``skkeras_proba._proba``.
 """
 
@@ -20,12 +27,13 @@ import contextlib
 import dataclasses
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import keras
 import numpy as np
 
+from skkeras_proba._compat import producer_call_input
 from skkeras_proba._proba import SIGMOID, SOFTMAX, looks_like_probabilities
 
 LogitsOption = Literal["auto"] | bool
@@ -46,6 +54,12 @@ _PASSTHROUGH_LAYERS = (
 )
 # Activations whose output is a probability; every other one yields scores.
 _PROBABILITY_ACTIVATIONS = {"softmax": SOFTMAX, "sigmoid": SIGMOID}
+# Layers whose ``call`` ends with ``self.activation(x)`` (when not None) on a
+# result computed from the input and the weights alone: called with no
+# activation, they give the values their activation receives.
+_LINEAR_THEN_ACTIVATION = ("Dense", "EinsumDense")
+READ_OUTPUT = "output"
+READ_PRE_ACTIVATION = "pre_activation"
 
 # Losses by the target encoding they need and the link they imply.
 ONE_HOT_LOSSES = frozenset(
@@ -85,6 +99,15 @@ class Head:
         probabilities, None while undecided (see :func:`resolve_heads`).
     source : {"override", "loss", "layer", "outputs"}
         Why ``logits`` has its value.
+    read_from : {"output", "pre_activation"}
+        Which values the estimator reads. ``"pre_activation"``: the head's
+        last layer applies the softmax/sigmoid itself and the values that
+        activation receives are read instead, so that probabilities are
+        computed in float64 and are exactly 0 or 1 only where float64 says
+        so. ``"output"``: what the model returns; for a probability head this
+        means its graph could not be followed back to those values (a custom
+        layer, a subclassed model, a quantized layer), and probabilities
+        closer to 0 or 1 than float32 resolves are exactly 0 or 1.
     """
 
     name: str
@@ -94,6 +117,12 @@ class Head:
     link: str
     logits: bool | None
     source: str
+    read_from: str = READ_OUTPUT
+
+    @property
+    def reads_logits(self) -> bool | None:
+        """Whether the values read (see ``read_from``) are unnormalised scores."""
+        return self.logits or self.read_from == READ_PRE_ACTIVATION
 
 
 def loss_name(loss: Any) -> str | None:
@@ -171,23 +200,120 @@ def _activation_name(fn: Any) -> str:
     return _snake(name) if name[:1].isupper() else name
 
 
-def _producer_activation(tensor: Any) -> str:
-    """The activation applied last to ``tensor``, following the graph backwards."""
+_BuildTensor = Callable[[], Any]
+"""Builds, in the model's graph, the tensor holding a head's pre-activation."""
+
+
+def _producer_activation(tensor: Any) -> tuple[str, _BuildTensor | None]:
+    """The activation applied last to ``tensor``, following the graph backwards.
+
+    Returns the activation's name and, when it is a softmax or sigmoid whose
+    input can be reached, a function building that input as a tensor of the
+    same graph (None otherwise). Nothing is built while looking.
+    """
     history = getattr(tensor, "_keras_history", None)
     if history is None:
-        return "unknown"
+        return "unknown", None
     operation = history[0]
     kind = type(operation).__name__
+    call_input = producer_call_input(tensor)
     if kind in _PASSTHROUGH_LAYERS:
-        return _producer_activation(operation.input)
+        before = operation.input if call_input is None else call_input
+        activation, build = _producer_activation(before)
+        if call_input is None or _shape(call_input) != _shape(tensor):
+            build = None  # the layer moves values: pre-activations would not align
+        return activation, build
     if kind in ("Softmax", "Sigmoid", "LogSoftmax", "LogSigmoid"):
-        return _snake(kind)  # a layer or a keras.ops op of that name
+        activation = _snake(kind)  # a layer or a keras.ops op of that name
+        on_last_axis = getattr(operation, "axis", -1) in (-1, len(tensor.shape) - 1)
+        reachable = call_input is not None and on_last_axis
+        return activation, _existing(call_input) if reachable else None
     if isinstance(operation, keras.Model):
         inner = _graph_outputs(operation)
-        return _producer_activation(inner[-1]) if inner else "unknown"
-    if hasattr(operation, "activation") and callable(operation.activation):
-        return _activation_name(operation.activation)
-    return "unknown"
+        if not inner:
+            return "unknown", None
+        activation, build_inner = _producer_activation(inner[history[2]])
+        if build_inner is None or call_input is None:
+            return activation, None
+        return activation, functools.partial(
+            _nested_pre_activation, operation, build_inner, call_input
+        )
+    if not (hasattr(operation, "activation") and callable(operation.activation)):
+        return "unknown", None
+    activation = _activation_name(operation.activation)
+    if activation not in _PROBABILITY_ACTIVATIONS or call_input is None:
+        return activation, None
+    if kind == "Activation":
+        return activation, _existing(call_input)
+    unquantized = getattr(operation, "quantization_mode", None) is None
+    if kind in _LINEAR_THEN_ACTIVATION and unquantized:
+        return activation, functools.partial(_without_activation, operation, call_input)
+    return activation, None
+
+
+def _shape(tensor: Any) -> tuple | None:
+    shape = getattr(tensor, "shape", None)
+    return None if shape is None else tuple(shape)
+
+
+def _existing(tensor: Any) -> _BuildTensor:
+    return lambda: tensor
+
+
+def _nested_pre_activation(
+    model: keras.Model, build_inner: _BuildTensor, call_input: Any
+) -> Any:
+    # A new model over the nested one's layers, called on the outer tensor.
+    inner_reader = keras.Model(
+        _input_structure(model), build_inner(), name=f"{model.name}_pre_activation"
+    )
+    return inner_reader(call_input)
+
+
+def _input_structure(model: keras.Model) -> Any:
+    """A model's symbolic inputs, structured as it is called (dict, list...)."""
+    if isinstance(model, keras.Sequential):  # its ``input`` is its caller's
+        return model.inputs[0]
+    return model.input
+
+
+def _without_activation(layer: keras.layers.Layer, call_input: Any) -> Any:
+    return _WithoutActivation(layer)(call_input)
+
+
+class _IdentityActivationView:
+    """Reads through to ``layer``, except that its activation is absent.
+
+    Only reads: the layer itself is never changed, so other threads may keep
+    using it while a reading model is built or run.
+    """
+
+    activation = None
+
+    def __init__(self, layer: keras.layers.Layer) -> None:
+        self._layer = layer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._layer, name)
+
+
+class _WithoutActivation(keras.layers.Layer):
+    """``layer``'s computation up to, not including, its activation.
+
+    Runs the layer's own ``call`` on its own weights (shared, not copied), with
+    the layer's dtype policy.
+    """
+
+    def __init__(self, layer: keras.layers.Layer) -> None:
+        super().__init__(name=f"{layer.name}_pre_activation", dtype=layer.dtype_policy)
+        self._view = _IdentityActivationView(layer)
+        self._call = type(layer).call
+
+    def call(self, inputs: Any) -> Any:
+        return self._call(self._view, inputs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self._view.compute_output_shape(input_shape)
 
 
 def _link(activation: str, loss: str | None, units: int) -> str:
@@ -246,10 +372,10 @@ def inspect_heads(
     tensors = _graph_outputs(model)
     if tensors is not None:
         units = [int(t.shape[-1]) if t.shape else 1 for t in tensors]
-        activations = [_producer_activation(t) for t in tensors]
+        traces = [_producer_activation(t) for t in tensors]
     elif output_units is not None:
         units = list(output_units)
-        activations = ["unknown"] * len(units)
+        traces = [("unknown", None)] * len(units)
     else:
         raise TypeError(
             f"Cannot read the outputs of {type(model).__name__}: it has no symbolic "
@@ -261,11 +387,12 @@ def inspect_heads(
     overrides = _per_head(logits, len(units))
     losses = losses_per_output(getattr(model, "loss", None), names)
     heads = []
-    for name, n_units, activation, loss, override in zip(
-        names, units, activations, losses, overrides, strict=True
+    for name, n_units, (activation, build), loss, override in zip(
+        names, units, traces, losses, overrides, strict=True
     ):
         is_logits, source = _decide_logits(activation, loss, override)
         canonical = loss_name(loss)
+        reachable = is_logits is False and build is not None
         heads.append(
             Head(
                 name=name,
@@ -275,9 +402,43 @@ def inspect_heads(
                 link=_link(activation, canonical, n_units),
                 logits=is_logits,
                 source=source,
+                read_from=READ_PRE_ACTIVATION if reachable else READ_OUTPUT,
             )
         )
     return tuple(heads)
+
+
+def reading_model(model: keras.Model, heads: Sequence[Head]) -> keras.Model:
+    """The model whose outputs are the values each head is read from.
+
+    ``model`` itself when every head reads its output; otherwise a model over
+    the same layers and weights (nothing copied, nothing of ``model`` changed)
+    that returns, for each head with ``read_from="pre_activation"``, the values
+    its final softmax/sigmoid receives, and the other heads' outputs as they
+    are, one tensor per head in the order of ``heads``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model ``heads`` were read from by :func:`inspect_heads`.
+    heads : sequence of Head
+        Its heads.
+
+    Returns
+    -------
+    model : keras.Model
+    """
+    if all(head.read_from == READ_OUTPUT for head in heads):
+        return model
+    outputs = []
+    for tensor, head in zip(_graph_outputs(model), heads, strict=True):
+        if head.read_from == READ_PRE_ACTIVATION:
+            _, build = _producer_activation(tensor)
+            tensor = build()
+        outputs.append(tensor)
+    return keras.Model(
+        _input_structure(model), outputs, name=f"{model.name}_pre_activation"
+    )
 
 
 def _per_head(logits: Any, n_heads: int) -> list[bool | str]:

@@ -10,18 +10,23 @@ before the next batch runs and written into a preallocated output, so memory
 stays at input + output + one batch.
 
 A :class:`Forward` holds the trace. Estimators keep one per fitted model, drop it
-when pickled and rebuild it when unpickled (see ``_base.py``).
+when pickled and rebuild it when unpickled (see ``_base.py``). It also runs
+Monte Carlo dropout passes (:meth:`Forward.passes`) through a second trace, of
+a copy of the model whose dropout is always active (see ``_uncertainty.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import keras
 import numpy as np
 import scipy.sparse as sp
+
+from skkeras_proba import _uncertainty
 
 DEFAULT_BATCH_SIZE = 8192
 """Rows per forward call when ``predict__batch_size`` is not set.
@@ -34,6 +39,10 @@ Decode = Callable[[list[np.ndarray]], list[np.ndarray]]
 """Maps one batch's raw outputs (one array per head) to arrays with the same rows."""
 
 
+Read = Callable[[keras.Model], keras.Model]
+"""Maps a model to the model whose outputs are read (see ``_heads.reading_model``)."""
+
+
 class Forward:
     """Batched, traced inference for one Keras model.
 
@@ -42,11 +51,18 @@ class Forward:
     model : keras.Model
         A built model. Its outputs are returned as a list, in the order of
         ``model.outputs`` (dict outputs are ordered by ``model.output_names``).
+    read : callable, default=None
+        Applied to ``model`` (and to its dropout-active copy for
+        :meth:`passes`) to get the model actually run; e.g. one returning
+        each head's pre-activation values. None runs ``model`` itself.
     """
 
-    def __init__(self, model: keras.Model) -> None:
+    def __init__(self, model: keras.Model, read: Read | None = None) -> None:
         self.model = model
-        self._traced = None
+        self._read = read
+        self._traced = _Traced(model if read is None else read(model))
+        self._stochastic: tuple[keras.Model, _Traced] | None = None
+        self._stochastic_lock = threading.Lock()
 
     def __call__(
         self, X: Any, batch_size: int | None = None, decode: Decode | None = None
@@ -69,37 +85,84 @@ class Forward:
         outputs : list of ndarray
             What ``decode`` returns, for all ``len(X)`` rows.
         """
-        batch_size = batch_size or DEFAULT_BATCH_SIZE
-        n_samples = _n_samples(X)
-        outputs: list[np.ndarray] | None = None
-        for start in range(0, n_samples, batch_size):
-            stop = min(start + batch_size, n_samples)
-            batch = self._call(_take(X, start, stop))
-            if decode is not None:
-                batch = decode(batch)
-            if outputs is None:
-                outputs = [np.empty((n_samples, *b.shape[1:]), b.dtype) for b in batch]
-            for out, b in zip(outputs, batch, strict=True):
-                out[start:stop] = b
-        return outputs if outputs is not None else []
+        return _batched(self._traced, X, batch_size, decode)
 
     def keras_predict(
         self, X: Any, decode: Decode | None = None, **predict_kwargs: Any
     ) -> list[np.ndarray]:
-        """Outputs of every head through Keras' own ``model.predict`` loop.
+        """Outputs of every head through Keras' own ``predict`` loop.
 
         For what only that loop does (see :func:`needs_keras_predict_loop`);
-        same return value as calling this object.
+        the same model is read as by :meth:`__call__` (pre-activation values
+        where the heads say so), with the same return value.
         """
-        outputs = self._to_list(self.model.predict(X, **predict_kwargs))
+        model = self._traced.model
+        outputs = self._traced.to_list(model.predict(X, **predict_kwargs))
         return decode(outputs) if decode is not None else outputs
 
-    def _call(self, batch: Any) -> list[np.ndarray]:
+    def passes(
+        self,
+        X: Any,
+        n_passes: int,
+        seed: int,
+        batch_size: int | None = None,
+        decode: Decode | None = None,
+    ) -> list[np.ndarray]:
+        """Outputs of ``n_passes`` forward passes with dropout active.
+
+        The same ``seed``, ``X`` and ``batch_size`` give the same passes.
+        Concurrent calls on one :class:`Forward` run one after the other.
+
+        Parameters
+        ----------
+        X, batch_size
+            As for :meth:`__call__`.
+        n_passes : int
+            Stochastic passes per row.
+        seed : int
+            Seeds the dropout masks.
+        decode : callable, default=None
+            Applied to each batch's outputs: a list with one array of shape
+            (n_passes, batch_rows, ...) per head; it returns a list of arrays
+            with the batch's rows on the first axis. None keeps the passes
+            with rows first: (batch_rows, n_passes, ...).
+
+        Returns
+        -------
+        outputs : list of ndarray
+            What ``decode`` returns, for all ``len(X)`` rows.
+        """
+        with self._stochastic_lock:
+            if self._stochastic is None:
+                copy = _uncertainty.dropout_active_copy(self.model)
+                run = copy if self._read is None else self._read(copy)
+                self._stochastic = copy, _Traced(run)
+            copy, traced = self._stochastic
+            _uncertainty.reseed(copy, seed)
+
+            def run_passes(batch: Any) -> list[np.ndarray]:
+                per_pass = [traced(batch) for _ in range(n_passes)]
+                return [np.stack(head) for head in zip(*per_pass, strict=True)]
+
+            def rows_first(outputs: list[np.ndarray]) -> list[np.ndarray]:
+                return [np.swapaxes(output, 0, 1) for output in outputs]
+
+            return _batched(run_passes, X, batch_size, decode or rows_first)
+
+
+class _Traced:
+    """One model's forward pass, traced on first use."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
+        self._function = None
+
+    def __call__(self, batch: Any) -> list[np.ndarray]:
         if keras.backend.backend() != "tensorflow":
-            return self._to_list(self.model(batch, training=False))
-        if self._traced is None:
-            self._traced = self._trace(batch)
-        return self._to_list(self._traced(batch))
+            return self.to_list(self.model(batch, training=False))
+        if self._function is None:
+            self._function = self._trace(batch)
+        return self.to_list(self._function(batch))
 
     def _trace(self, batch: Any) -> Any:
         import tensorflow as tf
@@ -118,7 +181,7 @@ class Forward:
         # Calling the concrete function skips tf.function's per-call dispatch.
         return traced.get_concrete_function()
 
-    def _to_list(self, result: Any) -> list[np.ndarray]:
+    def to_list(self, result: Any) -> list[np.ndarray]:
         if isinstance(result, dict):
             names = getattr(self.model, "output_names", None) or sorted(result)
             result = [result[name] for name in names]
@@ -155,6 +218,28 @@ def needs_keras_predict_loop(
         for callback in callbacks
         for hook in _PREDICT_HOOKS
     )
+
+
+def _batched(
+    run: Callable[[Any], list[np.ndarray]],
+    X: Any,
+    batch_size: int | None,
+    decode: Decode | None,
+) -> list[np.ndarray]:
+    """``decode(run(batch))`` for each batch of ``X``, gathered into arrays."""
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    n_samples = _n_samples(X)
+    outputs: list[np.ndarray] | None = None
+    for start in range(0, n_samples, batch_size):
+        stop = min(start + batch_size, n_samples)
+        batch = run(_take(X, start, stop))
+        if decode is not None:
+            batch = decode(batch)
+        if outputs is None:
+            outputs = [np.empty((n_samples, *b.shape[1:]), b.dtype) for b in batch]
+        for out, b in zip(outputs, batch, strict=True):
+            out[start:stop] = b
+    return outputs if outputs is not None else []
 
 
 def _inference_call(model: keras.Model, x: Any) -> Any:

@@ -71,6 +71,18 @@ def log_sigmoid(z: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -np.asarray(z, dtype=np.float64))
 
 
+def log_mean_exp(a: np.ndarray, axis: int = 0) -> np.ndarray:
+    """``log(mean(exp(a)))`` along ``axis``, finite for any finite input.
+
+    The log of an average of probabilities, from their logs: exact where the
+    probabilities themselves would underflow.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    top = a.max(axis=axis, keepdims=True)
+    mean = np.mean(np.exp(a - top), axis=axis)
+    return np.squeeze(top, axis=axis) + np.log(mean)
+
+
 def logit(p: np.ndarray) -> np.ndarray:
     """Element-wise log-odds ``log(p / (1 - p))`` of probabilities."""
     p = np.clip(np.asarray(p, dtype=np.float64), _TINY, 1.0)

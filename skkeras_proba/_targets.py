@@ -120,25 +120,25 @@ def encode(
 def head_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
     """Probabilities of one head: (n_samples, n_classes) or (n_samples, n_labels)."""
     if kind == MULTILABEL:
-        return _proba.multilabel_proba(raw, logits=head.logits)
-    return _proba.predict_proba(raw, link=head.link, logits=head.logits)
+        return _proba.multilabel_proba(raw, logits=head.reads_logits)
+    return _proba.predict_proba(raw, link=head.link, logits=head.reads_logits)
 
 
 def head_log_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
     """Log-probabilities of one head, computed stably from logits."""
     if kind == MULTILABEL:
-        if head.logits:
+        if head.reads_logits:
             return _proba.log_sigmoid(raw)
         with np.errstate(divide="ignore"):
             return np.log(np.asarray(raw, dtype=np.float64))
-    return _proba.log_proba(raw, link=head.link, logits=head.logits)
+    return _proba.log_proba(raw, link=head.link, logits=head.reads_logits)
 
 
 def head_decision(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
     """Decision values of one head, scikit-learn shaped."""
     if kind == MULTILABEL:
-        return _proba.multilabel_decision(raw, logits=head.logits)
-    return _proba.decision_function(raw, link=head.link, logits=head.logits)
+        return _proba.multilabel_decision(raw, logits=head.reads_logits)
+    return _proba.decision_function(raw, link=head.link, logits=head.reads_logits)
 
 
 def head_labels(proba: np.ndarray, classes: np.ndarray, kind: str) -> np.ndarray:

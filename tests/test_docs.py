@@ -1,8 +1,9 @@
-"""Every ``.. code-block:: python`` example in docs/ runs.
+"""Every ``.. code-block:: python`` example and ``.. plot::`` figure in docs/ runs.
 
 A page's blocks run in order in one namespace, as a reader would type them, so a
-later block may use names an earlier one defined. Tracebacks point at the line
-of the ``.rst`` page the failing statement is on.
+later block may use names an earlier one defined (figure pages use ``.. plot::``
+with ``:context:``, which the docs build runs the same way). Tracebacks point at
+the line of the ``.rst`` page the failing statement is on.
 
 A block that cannot run here (it needs a remote cluster, or a package the tests
 do not install) carries the directive option ``:class: no-run``; it is shown
@@ -10,6 +11,7 @@ like any other block and only compiled, not run, by these tests. Say in the
 page's text why it is not run.
 """
 
+import os
 import random
 import re
 import sys
@@ -22,8 +24,11 @@ import pytest
 
 from tests.sklearn_features import requires_temperature_scaling
 
+# Figures are drawn off screen, as in the docs build (docs/conf.py).
+os.environ.setdefault("MPLBACKEND", "Agg")
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. code-block:: python\s*$")
+_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. (code-block:: python|plot::)\s*$")
 _OPTION = re.compile(r"^[ \t]*:[\w-]+:")
 _NO_RUN = re.compile(r"^[ \t]*:class:.*\bno-run\b")
 
@@ -77,7 +82,8 @@ def _pages_with_examples() -> list[Path]:
 def test_python_blocks_are_read_with_their_line_numbers():
     text = "Intro\n\n.. code-block:: python\n   :caption: x\n\n   a = 1\n\n   b = a\n"
     text += "\nAfter.\n\n  .. code-block:: python\n\n     c = 2\n"
-    assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2")]
+    text += "\n.. plot::\n   :context:\n\n   d = 3\n"
+    assert python_blocks(text) == [(6, "a = 1\n\nb = a"), (14, "c = 2"), (19, "d = 3")]
 
 
 def test_blocks_marked_no_run_are_skipped():
@@ -123,6 +129,8 @@ def test_page_examples_run(page):
             compiled = compile("\n" * (line - 1) + code, str(page), "exec")
             exec(compiled, module.__dict__)
     finally:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
         del sys.modules[module.__name__]
         random.setstate(python_state)
         np.random.set_state(numpy_state)

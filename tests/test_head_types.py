@@ -1,18 +1,24 @@
 """Every head shape a Keras classifier can have, each with a logits variant."""
 
+import pickle
 import warnings
 
 import keras
 import numpy as np
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.datasets import load_digits, load_iris, make_multilabel_classification
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    make_multilabel_classification,
+)
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from skkeras_proba import KerasClassifier, KerasRegressor
-from skkeras_proba._proba import softmax
-from tests.models import linear_regression_head
+from skkeras_proba._proba import log_sigmoid, log_softmax, sigmoid, softmax
+from tests.models import linear_regression_head, sigmoid_unit_head, softmax_head
 from tests.sklearn_features import requires_temperature_scaling
 
 # ---------------------------------------------------------------- multi-label
@@ -295,3 +301,118 @@ def test_regressor_keeps_y_shape_for_single_and_multi_output():
     prediction = multi.fit(X, X_IRIS[:, 2:]).predict(X)
     assert prediction.shape == (150, 2) and prediction.dtype == np.float64
     assert multi.score(X, X_IRIS[:, 2:]) > 0.5
+
+
+# ----------------------------------------------------------------- exact tails
+def float64_pre_activation(model, X, layer_name):
+    """What the Dense layer ``layer_name`` computes before its activation.
+
+    Its input from Keras, then kernel and bias applied in float64 by NumPy:
+    independent of the estimator's own way of reading pre-activations.
+    """
+    layer = model.get_layer(layer_name)
+    features = keras.Model(model.input, layer.input)(X.astype(np.float32))
+    kernel, bias = layer.get_weights()
+    return np.asarray(features, dtype=np.float64) @ kernel + bias
+
+
+X_CANCER, Y_CANCER = load_breast_cancer(return_X_y=True)
+X_CANCER = (X_CANCER - X_CANCER.mean(axis=0)) / X_CANCER.std(axis=0)
+
+
+@pytest.fixture(scope="module")
+def saturated_sigmoid_head():
+    """Dense(1, sigmoid) trained until its float32 output is 0 or 1 on many rows."""
+    return KerasClassifier(sigmoid_unit_head, epochs=60, random_state=0).fit(
+        X_CANCER, Y_CANCER
+    )
+
+
+def test_saturated_sigmoid_head_gives_no_zero_probability_and_no_minus_inf(
+    saturated_sigmoid_head,
+):
+    clf = saturated_sigmoid_head
+    model_output = clf.model_(X_CANCER.astype(np.float32)).numpy()
+    assert ((model_output == 0) | (model_output == 1)).sum() > 50  # saturated
+    assert clf.heads_[0].read_from == "pre_activation"
+    proba = clf.predict_proba(X_CANCER)
+    log_proba = clf.predict_log_proba(X_CANCER)
+    assert (proba > 0).all() and np.isfinite(log_proba).all()
+    # A probability of exactly 1 only where float64 itself rounds to 1.
+    scores = clf.decision_function(X_CANCER)
+    assert (np.abs(scores[proba.max(axis=1) == 1.0]) > 36).all()
+    # Rows the model saturates keep distinct scores: their ranking survives.
+    saturated = model_output[:, 0] == 1
+    assert len(np.unique(scores[saturated])) > 0.9 * saturated.sum()
+
+
+def test_sigmoid_head_matches_float64_maths_on_its_pre_activation(
+    saturated_sigmoid_head,
+):
+    clf = saturated_sigmoid_head
+    z = float64_pre_activation(clf.model_, X_CANCER, clf.heads_[0].name)[:, 0]
+    np.testing.assert_allclose(clf.decision_function(X_CANCER), z, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        clf.predict_log_proba(X_CANCER),
+        np.column_stack([log_sigmoid(-z), log_sigmoid(z)]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        clf.predict_proba(X_CANCER)[:, 0], sigmoid(-z), rtol=1e-4, atol=1e-12
+    )
+
+
+def test_exact_tails_survive_pickling(saturated_sigmoid_head):
+    restored = pickle.loads(pickle.dumps(saturated_sigmoid_head))
+    assert restored.heads_ == saturated_sigmoid_head.heads_
+    np.testing.assert_array_equal(
+        restored.predict_log_proba(X_CANCER),
+        saturated_sigmoid_head.predict_log_proba(X_CANCER),
+    )
+
+
+def test_softmax_head_matches_float64_maths_on_its_pre_activation():
+    clf = KerasClassifier(softmax_head, epochs=30, random_state=0).fit(X_IRIS, Y_IRIS)
+    assert clf.heads_[0].read_from == "pre_activation"
+    z = float64_pre_activation(clf.model_, X_IRIS, clf.heads_[0].name)
+    np.testing.assert_allclose(clf.decision_function(X_IRIS), z, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        clf.predict_log_proba(X_IRIS), log_softmax(z), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(clf.predict_proba(X_IRIS), softmax(z), atol=1e-6)
+
+
+def test_multilabel_sigmoid_head_matches_float64_maths_on_its_pre_activation():
+    clf = KerasClassifier(
+        multilabel_head, model__logits=False, epochs=10, random_state=0
+    ).fit(X_ML, Y_ML)
+    assert clf.heads_[0].read_from == "pre_activation"
+    z = float64_pre_activation(clf.model_, X_ML, clf.heads_[0].name)
+    np.testing.assert_allclose(clf.decision_function(X_ML), z, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        clf.predict_log_proba(X_ML), log_sigmoid(z), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(clf.predict_proba(X_ML), sigmoid(z), atol=1e-6)
+
+
+def test_multi_output_heads_match_float64_maths_on_their_pre_activations():
+    clf = KerasClassifier(
+        two_task_model, model__logits=False, epochs=10, random_state=0
+    ).fit(X_IRIS, Y_TASKS)
+    assert [h.read_from for h in clf.heads_] == ["pre_activation"] * 2
+    z_setosa = float64_pre_activation(clf.model_, X_IRIS, "setosa")[:, 0]
+    z_species = float64_pre_activation(clf.model_, X_IRIS, "species")
+    log_setosa, log_species = clf.predict_log_proba(X_IRIS)
+    np.testing.assert_allclose(
+        log_setosa,
+        np.column_stack([log_sigmoid(-z_setosa), log_sigmoid(z_setosa)]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        log_species, log_softmax(z_species), rtol=1e-5, atol=1e-5
+    )
+    setosa_scores, species_scores = clf.decision_function(X_IRIS)
+    np.testing.assert_allclose(setosa_scores, z_setosa, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(species_scores, z_species, rtol=1e-5, atol=1e-5)

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from skkeras_proba import Head, inspect_heads
-from skkeras_proba._heads import loss_name, resolve_heads, warn_on_loss_mismatch
+from skkeras_proba._heads import (
+    loss_name,
+    reading_model,
+    resolve_heads,
+    warn_on_loss_mismatch,
+)
+from skkeras_proba._proba import sigmoid, softmax
 
 
 def _seq(*layers, loss=None):
@@ -189,3 +195,88 @@ def test_subclassed_model_needs_output_units():
         inspect_heads(model)
     (head,) = inspect_heads(model, output_units=[3])
     assert (head.units, head.logits, head.link) == (3, None, "softmax")
+
+
+def _functional(make_output):
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, make_output(keras.layers.Dense(8)(inputs)))
+
+
+PROBABILITY_HEADS = {
+    "Dense softmax": lambda: _seq(keras.layers.Dense(3, activation="softmax")),
+    "Dense sigmoid": lambda: _seq(keras.layers.Dense(1, activation="sigmoid")),
+    "Softmax layer": lambda: _seq(keras.layers.Dense(3), keras.layers.Softmax()),
+    "Activation sigmoid": lambda: _seq(
+        keras.layers.Dense(2), keras.layers.Activation("sigmoid")
+    ),
+    "then Dropout and Flatten": lambda: _seq(
+        keras.layers.Dense(3, activation="softmax"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Flatten(),
+    ),
+    "EinsumDense softmax": lambda: _seq(
+        keras.layers.EinsumDense("ab,bc->ac", 3, bias_axes="c", activation="softmax")
+    ),
+    "nested Sequential": lambda: _seq(
+        keras.layers.Dense(8),
+        keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(3, activation="softmax")]
+        ),
+    ),
+    "keras.ops.sigmoid": lambda: _functional(
+        lambda x: keras.ops.sigmoid(keras.layers.Dense(2)(x))
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "make_model", PROBABILITY_HEADS.values(), ids=list(PROBABILITY_HEADS)
+)
+def test_probability_head_is_read_from_the_values_its_activation_receives(
+    make_model,
+):
+    model = make_model()
+    head = _only(model)
+    assert (head.logits, head.read_from, head.reads_logits) == (
+        False,
+        "pre_activation",
+        True,
+    )
+    X = np.random.default_rng(0).normal(scale=30.0, size=(50, 4)).astype("float32")
+    read = np.asarray(reading_model(model, [head])(X), dtype=np.float64)
+    link = softmax if head.link == "softmax" else sigmoid
+    np.testing.assert_allclose(link(read), model(X), atol=1e-6)
+    assert np.abs(read).max() > 20  # beyond float32's sigmoid: not probabilities
+
+
+def test_reading_model_shares_weights_and_leaves_the_model_unchanged():
+    model = _seq(keras.layers.Dense(8), keras.layers.Dense(3, activation="softmax"))
+    head = model.layers[-1]
+    X = np.ones((2, 4), dtype="float32")
+    before = model(X).numpy()
+    reading = reading_model(model, inspect_heads(model))
+    reading(X)
+    assert head.activation is keras.activations.softmax
+    assert {id(w) for w in reading.weights} <= {id(w) for w in model.weights}
+    np.testing.assert_array_equal(model(X).numpy(), before)
+    model.layers[-1].bias.assign([5.0, 0.0, 0.0])  # one set of weights: seen by both
+    np.testing.assert_allclose(softmax(reading(X).numpy()), model(X), atol=1e-6)
+
+
+def test_logits_heads_are_read_from_the_model_itself():
+    model = _seq(keras.layers.Dense(3))
+    head = _only(model)
+    assert (head.read_from, head.reads_logits) == ("output", True)
+    assert reading_model(model, [head]) is model
+
+
+def test_softmax_inside_a_custom_layer_is_read_from_the_output_and_says_so():
+    class DenseSoftmax(keras.layers.Layer):
+        def build(self, input_shape):
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return keras.ops.softmax(self.dense(x))
+
+    head = _only(_seq(DenseSoftmax()), logits=False)
+    assert (head.logits, head.read_from, head.reads_logits) == (False, "output", False)

@@ -48,12 +48,12 @@ def test_predict_batch_size_parameter_is_honoured(fitted):
 def test_varying_batch_sizes_do_not_retrace_or_warn(fitted):
     forward = Forward(fitted.model_)
     forward(X[:1])
-    traced = forward._traced
+    traced = forward._traced._function
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for n in (2, 3, 5, 8, 13, 21, 34):
             forward(X[:n])
-    assert forward._traced is traced  # one trace serves every batch size
+    assert forward._traced._function is traced  # one trace serves every batch size
 
 
 def test_probabilities_survive_pickling_unchanged(fitted):
