@@ -18,6 +18,7 @@ from skkeras_proba._inference import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
+from skkeras_proba._worker_threads import size_framework_threads
 
 
 class KerasEstimatorBase(ScikerasFixes):
@@ -150,6 +151,7 @@ class KerasEstimatorBase(ScikerasFixes):
         if weight is not None:
             kept = weight != 0  # scikit-learn semantics: zero weight = absent
             X, y, weight = X[kept], y[kept], weight[kept]
+        size_framework_threads()  # in a joblib or Dask worker process only
         with self._seeded_fit_context(), custom_gradients_released():
             if reset:
                 self._initialize(X, y)
