@@ -117,16 +117,21 @@ def encode(
     ]
 
 
+def _independent_labels(head: Head, kind: str) -> bool:
+    """A multi-label head of sigmoid units; a softmax over one-hot labels is not."""
+    return kind == MULTILABEL and head.link == _proba.SIGMOID
+
+
 def head_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
     """Probabilities of one head: (n_samples, n_classes) or (n_samples, n_labels)."""
-    if kind == MULTILABEL:
+    if _independent_labels(head, kind):
         return _proba.multilabel_proba(raw, logits=head.reads_logits)
     return _proba.predict_proba(raw, link=head.link, logits=head.reads_logits)
 
 
 def head_log_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
     """Log-probabilities of one head, computed stably from logits."""
-    if kind == MULTILABEL:
+    if _independent_labels(head, kind):
         if head.reads_logits:
             return _proba.log_sigmoid(raw)
         with np.errstate(divide="ignore"):
@@ -136,8 +141,10 @@ def head_log_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
 
 def head_decision(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
     """Decision values of one head, scikit-learn shaped."""
-    if kind == MULTILABEL:
+    if _independent_labels(head, kind):
         return _proba.multilabel_decision(raw, logits=head.reads_logits)
+    if kind == MULTILABEL:  # one column per label, even for two labels
+        return _proba.log_proba(raw, link=head.link, logits=head.reads_logits)
     return _proba.decision_function(raw, link=head.link, logits=head.reads_logits)
 
 
