@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -18,6 +19,7 @@ from skkeras_proba import _proba, _targets, _uncertainty
 from skkeras_proba._base import KerasEstimatorBase
 from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
 from skkeras_proba._heads import (
+    READ_PRE_ACTIVATION,
     Head,
     LogitsOption,
     inspect_heads,
@@ -35,6 +37,12 @@ from skkeras_proba._inference import Decode, Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
 _ONE_COLUMN_KINDS = (_targets.BINARY, _targets.MULTICLASS)
+
+
+def _uses_own_target_encoding(clf: KerasClassifier) -> bool:
+    """False once fitted with a subclass's ``target_encoder``: its encoder
+    decodes labels and probabilities, and decision values are not defined."""
+    return not clf._custom_target_encoder
 
 
 class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
@@ -454,7 +462,17 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
                 f"mc_dropout={self.mc_dropout} averages passes with dropout. Leave "
                 "those predict arguments out, or set mc_dropout=0."
             )
-        return super()._keras_predict(features, decode, keras_kwargs)
+        outputs = super()._keras_predict(features, None, keras_kwargs)
+        # Keras' loop gives the model's outputs; heads read before their
+        # activation expect scores, so the activation is inverted (its float32
+        # tails stay: exact tails need the traced reading of the fast path).
+        scores = [
+            _proba.scores_of(output, link=head.link)
+            if head.read_from == READ_PRE_ACTIVATION
+            else output
+            for output, head in zip(outputs, self.heads_, strict=True)
+        ]
+        return scores if decode is None else decode(scores)
 
     def _mc_seed(self) -> int:
         return _uncertainty.passes_seed(self.random_state)
@@ -563,6 +581,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
                 return np.log(self.predict_proba(X, **kwargs))
         return self._single_or_list(self._per_head(X, _targets.head_log_proba, kwargs))
 
+    @available_if(_uses_own_target_encoding)
     def decision_function(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
         """Logits: confidence scores per class.
 
@@ -582,12 +601,6 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             per-class logits (log-probabilities for probability heads). For
             multi-label targets, per-label log-odds.
         """
-        if self._custom_target_encoder:
-            raise ValueError(
-                f"decision_function needs {type(self).__name__}'s own target "
-                "encoding; this subclass overrides target_encoder. Use "
-                "predict_proba instead."
-            )
         return self._single_or_list(self._per_head(X, _targets.head_decision, kwargs))
 
     def predict_proba_passes(self, X: Any) -> np.ndarray | list[np.ndarray]:

@@ -92,12 +92,11 @@ class Forward:
     ) -> list[np.ndarray]:
         """Outputs of every head through Keras' own ``predict`` loop.
 
-        For what only that loop does (see :func:`needs_keras_predict_loop`);
-        the same model is read as by :meth:`__call__` (pre-activation values
-        where the heads say so), with the same return value.
+        For what only that loop does (see :func:`needs_keras_predict_loop`):
+        ``model.predict`` of the model itself, so its callbacks see that model,
+        and its outputs (after any final activation) are returned, decoded.
         """
-        model = self._traced.model
-        outputs = self._traced.to_list(model.predict(X, **predict_kwargs))
+        outputs = self._traced.to_list(self.model.predict(X, **predict_kwargs))
         return decode(outputs) if decode is not None else outputs
 
     def passes(

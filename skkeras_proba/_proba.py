@@ -89,6 +89,18 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-np.minimum(p, 1.0 - np.finfo(np.float64).eps))
 
 
+def scores_of(proba: np.ndarray, *, link: str) -> np.ndarray:
+    """Scores whose softmax (or sigmoid) gives back ``proba``: the inverse link.
+
+    For outputs that were taken after the activation where the pre-activation
+    values are expected; the float32 tails of ``proba`` stay as they are.
+    """
+    if link == SOFTMAX:
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(proba, dtype=np.float64))
+    return logit(proba)
+
+
 def activate(raw: np.ndarray, *, link: str, logits: bool) -> np.ndarray:
     """What a probability head would emit: ``raw`` as is, or its softmax/sigmoid.
 

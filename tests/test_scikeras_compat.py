@@ -14,7 +14,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._inference import needs_keras_predict_loop
-from tests.models import linear_regression_head, logits_head
+from tests.models import linear_regression_head, logits_head, softmax_head
 
 X, Y = load_iris(return_X_y=True)
 X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
@@ -62,6 +62,22 @@ def test_predict_methods_take_keras_predict_arguments(fitted):
     np.testing.assert_allclose(through_keras, proba, atol=1e-6)
     np.testing.assert_array_equal(fitted.predict(X, verbose=0), fitted.predict(X))
     assert fitted.decision_function(X, batch_size=16).shape == (150, 3)
+
+
+def test_keras_predict_loop_runs_the_fitted_model_itself():
+    # A softmax head is read before its activation on the fast path; Keras'
+    # loop runs model_ itself, so its callbacks see the model they expect.
+    clf = KerasClassifier(softmax_head, epochs=2, random_state=0).fit(X, Y)
+    seen = []
+
+    class SeesModel(keras.callbacks.Callback):
+        def on_predict_begin(self, logs=None):
+            seen.append(self.model)
+
+    proba = clf.predict_proba(X, callbacks=[SeesModel()])
+    assert len(seen) == 1 and seen[0] is clf.model_
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X, verbose=0), clf.predict(X))
 
 
 def test_unknown_predict_argument_is_a_type_error(fitted):
@@ -177,8 +193,7 @@ def test_subclass_target_encoder_is_honoured_and_given_probabilities():
     np.testing.assert_allclose(proba, 1 / (1 + np.exp(-logits)), rtol=1e-5)
     np.testing.assert_array_equal(clf.predict(X), np.round(proba).astype(int))
     assert (clf.predict(X) == labels).mean() > 0.8
-    with pytest.raises(ValueError, match="overrides target_encoder"):
-        clf.decision_function(X)
+    assert not hasattr(clf, "decision_function")  # the encoder decodes, not us
 
 
 def test_feature_encoder_metadata_reaches_the_build_function():
