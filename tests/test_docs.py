@@ -68,7 +68,10 @@ def python_blocks(text: str, no_run: bool = False) -> list[tuple[int, str]]:
 
 
 # Pages whose examples use a scikit-learn feature newer than the oldest supported.
-_PAGE_MARKS = {"guide/pretrained.rst": [requires_temperature_scaling]}
+_PAGE_MARKS = {
+    "guide/pretrained.rst": [requires_temperature_scaling],
+    "guide/calibration.rst": [requires_temperature_scaling],
+}
 
 
 def _pages() -> list[Path]:
