@@ -32,6 +32,8 @@ class KerasEstimatorBase(ScikerasFixes):
     """
 
     _parameter_constraints: dict = {}
+    _DEFAULT_TARGET_ENCODER: type
+    """The class ``target_encoder`` returns unless a subclass overrides it."""
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_") and hasattr(self, "_forward")
@@ -188,6 +190,22 @@ class KerasEstimatorBase(ScikerasFixes):
         self._check_model_compatibility(y)
         self._bind_model(X, y)
         self._initialize_callbacks()
+
+    @property
+    def _custom_target_encoder(self) -> bool:
+        """Whether a subclass's ``target_encoder`` encodes y instead of ours."""
+        encoder = getattr(self, "target_encoder_", None)
+        return encoder is not None and type(encoder) is not self._DEFAULT_TARGET_ENCODER
+
+    def _fit_target_encoder(self, y: np.ndarray) -> None:
+        """``target_encoder_`` fitted on y, its metadata merged in (as scikeras)."""
+        self.target_encoder_ = self.target_encoder.fit(y)
+        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
+
+    def _custom_keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
+        """Keras targets from a subclass's ``target_encoder_``, one per output."""
+        targets = self.target_encoder_.transform(y)
+        return targets if isinstance(targets, list) else [targets]
 
     def _new_forward(self) -> Forward:
         """The traced forward pass of the fitted ``model_``."""

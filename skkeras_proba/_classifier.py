@@ -160,6 +160,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
     array([1., 1.])
     """
 
+    _DEFAULT_TARGET_ENCODER = ClassifierTargetEncoder
     _parameter_constraints: dict = {
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
         "mc_dropout": [Interval(Integral, 0, None, closed="left")],
@@ -356,12 +357,6 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             classes=getattr(self, "_partial_fit_classes", None)
         )
 
-    @property
-    def _custom_target_encoder(self) -> bool:
-        """Whether a subclass's ``target_encoder`` encodes y instead of ours."""
-        encoder = getattr(self, "target_encoder_", None)
-        return encoder is not None and type(encoder) is not ClassifierTargetEncoder
-
     def _check_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
         if y.ndim == 2 and y.shape[1] == 1:
@@ -388,8 +383,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""
         self.target_type_ = label_type(y)
-        self.target_encoder_ = self.target_encoder.fit(y)
-        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
+        self._fit_target_encoder(y)
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Inspect the built model's heads and check them against y."""
@@ -479,8 +473,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         if self._custom_target_encoder:
-            targets = self.target_encoder_.transform(y)
-            return targets if isinstance(targets, list) else [targets]
+            return self._custom_keras_targets(y)
         return _targets.encode(y, self._head_classes, self.heads_, self.target_kind_)
 
     def _after_training(self, X: Any) -> None:

@@ -99,6 +99,8 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
     (3,)
     """
 
+    _DEFAULT_TARGET_ENCODER = RegressorTargetEncoder
+
     def __init__(
         self,
         model: Callable[..., keras.Model] | keras.Model | None = None,
@@ -161,17 +163,10 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         """
         return RegressorTargetEncoder()
 
-    @property
-    def _custom_target_encoder(self) -> bool:
-        """Whether a subclass's ``target_encoder`` encodes y instead of ours."""
-        encoder = getattr(self, "target_encoder_", None)
-        return encoder is not None and type(encoder) is not RegressorTargetEncoder
-
     def _set_target_metadata(self, y: np.ndarray) -> None:
         """Attributes a build function may read from ``meta`` (as scikeras)."""
         self.target_type_ = "continuous" if y.ndim == 1 else "continuous-multioutput"
-        self.target_encoder_ = self.target_encoder.fit(y)
-        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
+        self._fit_target_encoder(y)
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Check that the model's output units cover y's targets."""
@@ -191,8 +186,7 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         if self._custom_target_encoder:
-            targets = self.target_encoder_.transform(y)
-            return targets if isinstance(targets, list) else [targets]
+            return self._custom_keras_targets(y)
         y = y.reshape(len(y), -1).astype(np.float32)
         bounds = np.cumsum(self._output_units)[:-1]
         return np.split(y, bounds, axis=1)
