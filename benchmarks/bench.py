@@ -83,6 +83,14 @@ import numpy as np
 import scikeras
 import scikeras.wrappers
 import sklearn
+from _fitting import (
+    fit_cases,
+    fit_targets,
+    print_fit_table,
+    print_search_table,
+    time_fit_case,
+    time_searches,
+)
 from _memory import REFIT_ROWS
 from _serving import (
     measure_throughput,
@@ -119,6 +127,8 @@ class Config:
     refit_count: int
     serve_duration_s: float  # time per (rows, threads, method) cell of serving
     serve_calls: int  # calls of the serving memory run
+    fit_table_repeats: int  # repeats of each fit of the fit table
+    search_repeats: int  # repeats of each search of the search table
     min_repeats: int = 3
     max_repeats: int = 200
 
@@ -132,6 +142,8 @@ FULL = Config(
     refit_count=200,
     serve_duration_s=2.0,
     serve_calls=100_000,
+    fit_table_repeats=3,
+    search_repeats=2,
 )
 QUICK = Config(
     sizes=(1, 32, 1_000, 20_000),
@@ -142,6 +154,8 @@ QUICK = Config(
     refit_count=15,
     serve_duration_s=0.5,
     serve_calls=10_000,
+    fit_table_repeats=1,
+    search_repeats=1,
     min_repeats=2,
 )
 
@@ -575,6 +589,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
         "--serve-calls", type=int, help="calls of the serving memory run"
     )
     parser.add_argument(
+        "--fit-only", action="store_true", help="run only the fit and search tables"
+    )
+    parser.add_argument(
         "--serve-duration", type=float, help="seconds per serving throughput cell"
     )
     args = parser.parse_args(argv)
@@ -585,7 +602,7 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
         config = dataclasses.replace(config, serve_calls=args.serve_calls)
     if args.serve_duration:
         config = dataclasses.replace(config, serve_duration_s=args.serve_duration)
-    return config, Options(args.investigate, args.serve_only)
+    return config, Options(args.investigate, args.serve_only, args.fit_only)
 
 
 @dataclass(frozen=True)
@@ -594,6 +611,7 @@ class Options:
 
     investigate: bool  # the repeated-fit remedies
     serve_only: bool  # only the serving section
+    fit_only: bool  # only the fit and search tables
 
 
 def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
@@ -641,6 +659,21 @@ def fit_section(X: np.ndarray, y: np.ndarray, config: Config) -> FitTimes:
         f"per fit = {fit.overhead:.1%} of a raw fit"
     )
     return fit
+
+
+def fit_table_section(config: Config) -> list[tuple[str, float, str, float]]:
+    """Issue 9's fit and search tables; their targets."""
+    _heading("fit: our defaults against raw Keras, scikeras and MLPClassifier")
+    fits = {}
+    for case in fit_cases():
+        _progress(f"fits: {case.name}")
+        fits[case.name] = time_fit_case(case, config.fit_table_repeats)
+    print_fit_table(fits, config.fit_table_repeats)
+    _heading("search")
+    _progress("searches")
+    searches = time_searches(config.search_repeats)
+    print_search_table(searches, config.search_repeats)
+    return fit_targets(fits, searches)
 
 
 def _median_difference(times: dict[str, list[float]]) -> float:
@@ -702,10 +735,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve_section(X, y, config)
         print(f"\n(total {time.perf_counter() - started:.0f} s)")
         return
+    if options.fit_only:
+        for target in fit_table_section(config):
+            print(f"  {Check(*target)}")
+        print(f"\n(total {time.perf_counter() - started:.0f} s)")
+        return
 
     # Fits are timed unseeded: with Keras' global seed set, fit times of both
     # sides scatter by +-30% on the development machine.
     fit = fit_section(X, y, config)
+    fit_table_targets = fit_table_section(config)
     keras.utils.set_random_seed(0)
     results = predict_section(X, y, config)
     peak = peak_section(config)
@@ -714,6 +753,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     _heading("targets")
     targets = checks(results, fit, peak, growth, serve_growth)
+    targets += [Check(*target) for target in fit_table_targets]
     for check in targets:
         print(f"  {check}")
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import keras
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._compat import custom_gradients_released
+from skkeras_proba._fit_loop import check_steps_per_execution, fit_loop_settings
 from skkeras_proba._inference import (
     KERAS_PREDICT_KWARGS,
     Decode,
@@ -31,7 +34,12 @@ class KerasEstimatorBase(ScikerasFixes):
     (encode y for Keras).
     """
 
-    _parameter_constraints: dict = {}
+    _parameter_constraints: dict = {
+        "steps_per_execution": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+    }
     _DEFAULT_TARGET_ENCODER: type
     """The class ``target_encoder`` returns unless a subclass overrides it."""
 
@@ -138,6 +146,7 @@ class KerasEstimatorBase(ScikerasFixes):
         **kwargs: Any,
     ) -> None:
         self._validate_params()
+        check_steps_per_execution(self.steps_per_execution)
         if y is None:  # scikit-learn's wording, which its checks expect
             raise ValueError(
                 f"This {type(self).__name__} estimator requires y to be passed, "
@@ -158,6 +167,7 @@ class KerasEstimatorBase(ScikerasFixes):
             if reset:
                 self._initialize(X, y)
             targets = self._keras_targets(y)
+            kwargs.update(self._drive_fit_loop(len(X), kwargs))
             self._fit_keras_model(
                 self._encode_features(X),
                 targets[0] if len(targets) == 1 else targets,
@@ -190,6 +200,31 @@ class KerasEstimatorBase(ScikerasFixes):
         self._check_model_compatibility(y)
         self._bind_model(X, y)
         self._initialize_callbacks()
+
+    def _drive_fit_loop(self, n_rows: int, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Set ``model_``'s steps per execution; extra ``fit`` arguments.
+
+        See ``_fit_loop``: with ``steps_per_execution="auto"`` an epoch runs in
+        one call unless a callback needs batch-level hooks.
+        """
+        resolved = {
+            name: kwargs.get(name, getattr(self, f"fit__{name}", None))
+            for name in ("batch_size", "validation_split", "steps_per_epoch")
+        }
+        resolved["batch_size"] = resolved["batch_size"] or self.batch_size
+        resolved["validation_split"] = (
+            resolved["validation_split"] or self.validation_split
+        )
+        steps, extra = fit_loop_settings(
+            self.steps_per_execution,
+            self.model_,
+            self._fit_callbacks,
+            n_rows,
+            resolved,
+        )
+        if steps is not None:
+            self.model_.steps_per_execution = steps
+        return extra
 
     @property
     def _custom_target_encoder(self) -> bool:

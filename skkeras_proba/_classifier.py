@@ -110,6 +110,14 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         Compile the model to run eagerly (for debugging).
     epochs : int, default=1
         Number of training epochs.
+    steps_per_execution : "auto" or int, default="auto"
+        Training batches per call into Keras' compiled train function.
+        ``"auto"`` runs a whole epoch per call (and lets Keras keep its input
+        iterator across epochs) unless a callback implements a batch-level
+        hook or the model was compiled with its own value: the trained weights
+        are the same as with Keras' own loop, only faster on small data. An
+        int is passed to Keras as is; 1 is Keras' own one batch per call. See
+        the performance guide.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32``, ``fit__epochs=5``,
         ``predict__batch_size=1024`` or ``optimizer__learning_rate=0.01``.
@@ -162,6 +170,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     _DEFAULT_TARGET_ENCODER = ClassifierTargetEncoder
     _parameter_constraints: dict = {
+        **KerasEstimatorBase._parameter_constraints,
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
         "mc_dropout": [Interval(Integral, 0, None, closed="left")],
     }
@@ -187,6 +196,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         shuffle: bool = True,
         run_eagerly: bool = False,
         epochs: int = 1,
+        steps_per_execution: int | str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -207,6 +217,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             epochs=epochs,
             **kwargs,
         )
+        self.steps_per_execution = steps_per_execution
         self.logits = logits
         self.mc_dropout = mc_dropout
         self.class_weight = class_weight

@@ -61,6 +61,14 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         Compile the model to run eagerly (for debugging).
     epochs : int, default=1
         Number of training epochs.
+    steps_per_execution : "auto" or int, default="auto"
+        Training batches per call into Keras' compiled train function.
+        ``"auto"`` runs a whole epoch per call (and lets Keras keep its input
+        iterator across epochs) unless a callback implements a batch-level
+        hook or the model was compiled with its own value: the trained weights
+        are the same as with Keras' own loop, only faster on small data. An
+        int is passed to Keras as is; 1 is Keras' own one batch per call. See
+        the performance guide.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32`` or ``fit__epochs=5``.
 
@@ -119,6 +127,7 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         shuffle: bool = True,
         run_eagerly: bool = False,
         epochs: int = 1,
+        steps_per_execution: int | str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -139,6 +148,7 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
             epochs=epochs,
             **kwargs,
         )
+        self.steps_per_execution = steps_per_execution
 
     def _check_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()

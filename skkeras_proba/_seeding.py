@@ -176,27 +176,50 @@ class FitRandomState:
             _process_random_state_lock.release()
 
 
+def release_random_state_callback() -> keras.callbacks.Callback:
+    """The callback that gives the fit's lock up while Keras trains.
+
+    Comes first among the fit's callbacks, so that the lock is given up before
+    the user's callbacks see training begin. Only where each epoch's first
+    batch draws from NumPy's global generator (the shuffle on JAX) does it
+    implement batch hooks: a callback with a batch hook makes Keras turn every
+    batch's logs into Python numbers before the next batch runs, so it is
+    avoided where it is not needed.
+    """
+    if keras.backend.backend() == "jax":
+        return ReleaseRandomStateBetweenShuffles()
+    return ReleaseRandomStateWhileTraining()
+
+
 class ReleaseRandomStateWhileTraining(keras.callbacks.Callback):
-    """Let the fit running in this thread give up its lock while Keras trains.
+    """Let the fit running in this thread give up its lock once training begins.
 
     Keras calls ``on_train_begin`` once the model is built and the input
-    pipeline set up. After that only the first batch of an epoch may draw from
-    a process-wide generator (the NumPy shuffle on JAX), so the fit takes its
-    turn again for that batch only. Comes first among the fit's callbacks, so
-    that the lock is given up before the user's callbacks see training begin.
+    pipeline set up.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._fit = _fits_in_thread.stack[-1]
-        self._shuffles_with_numpy = keras.backend.backend() == "jax"
-        self._epoch_starting = False
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._fit.release_process_random_state()
 
+
+class ReleaseRandomStateBetweenShuffles(ReleaseRandomStateWhileTraining):
+    """As the base class, and take the lock again for each epoch's first batch.
+
+    There the epoch's shuffle is drawn from NumPy's global generator (Keras on
+    JAX); with an epoch per call (``steps_per_execution``) that is the whole
+    first call of the epoch.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._epoch_starting = False
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch_starting = self._shuffles_with_numpy
+        self._epoch_starting = True
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if self._epoch_starting:

@@ -1,0 +1,206 @@
+"""Driving Keras' fit loop: an epoch per call, the same training as Keras' own."""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
+
+from skkeras_proba import KerasClassifier, KerasRegressor
+from skkeras_proba._fit_loop import (
+    batches_per_epoch,
+    fit_loop_settings,
+    implements_batch_hooks,
+)
+
+ROWS, BATCH, EPOCHS = 200, 32, 3
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X[:ROWS]).astype("float32"), y[:ROWS]
+
+
+def dropout_logits_model(n_features=30):
+    """Shuffling, dropout and Adam: every source of difference a loop could add."""
+    model = keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+class CountingCallback(keras.callbacks.Callback):
+    """Counts epoch ends."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_ends = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_ends += 1
+
+
+class BatchCountingCallback(CountingCallback):
+    def __init__(self):
+        super().__init__()
+        self.batch_ends = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_ends += 1
+
+
+def fit_classifier(X, y, **params):
+    params = {"epochs": EPOCHS, "batch_size": BATCH, "random_state": 0, **params}
+    return KerasClassifier(dropout_logits_model, **params).fit(X, y)
+
+
+def max_weight_difference(a, b):
+    return max(
+        float(np.max(np.abs(u - v)))
+        for u, v in zip(a.get_weights(), b.get_weights(), strict=True)
+    )
+
+
+class TestFitLoopSettings:
+    def test_auto_runs_one_epoch_per_call_and_keeps_the_iterator(self):
+        model = dropout_logits_model()
+        steps, extra = fit_loop_settings("auto", model, [], 100, {"batch_size": 32})
+        assert steps == batches_per_epoch(100, 32) == 4
+        assert extra == {"steps_per_epoch": 4}
+
+    def test_keras_default_batch_size_when_none(self):
+        assert batches_per_epoch(100, None) == 4
+        assert batches_per_epoch(5, None) == 1
+
+    def test_batch_size_minus_one_means_one_batch(self):
+        model = dropout_logits_model()
+        steps, _ = fit_loop_settings("auto", model, [], 100, {"batch_size": -1})
+        assert steps == 1
+
+    def test_integer_is_used_as_given_without_steps_per_epoch(self):
+        model = dropout_logits_model()
+        assert fit_loop_settings(5, model, [], 100, {}) == (5, {})
+
+    def test_batch_hook_callback_keeps_keras_loop(self):
+        model = dropout_logits_model()
+        callbacks = [BatchCountingCallback()]
+        assert fit_loop_settings("auto", model, callbacks, 100, {}) == (None, {})
+
+    def test_value_compiled_into_the_model_is_kept(self):
+        model = dropout_logits_model()
+        model.compile("adam", "mse", steps_per_execution=3)
+        assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
+
+    def test_eager_model_keeps_keras_loop(self):
+        model = dropout_logits_model()
+        model.compile("adam", "mse", run_eagerly=True)
+        assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
+
+    def test_validation_split_leaves_steps_per_epoch_to_keras(self):
+        model = dropout_logits_model()
+        kwargs = {"validation_split": 0.2}
+        steps, extra = fit_loop_settings("auto", model, [], 100, kwargs)
+        assert steps == 4
+        assert extra == {}
+
+    def test_given_steps_per_epoch_is_left_alone(self):
+        model = dropout_logits_model()
+        _, extra = fit_loop_settings("auto", model, [], 100, {"steps_per_epoch": 2})
+        assert extra == {}
+
+    def test_epoch_callbacks_have_no_batch_hooks(self):
+        assert not implements_batch_hooks(CountingCallback())
+        assert not implements_batch_hooks(keras.callbacks.EarlyStopping())
+        assert implements_batch_hooks(BatchCountingCallback())
+
+
+def test_auto_trains_the_weights_of_keras_own_fit_with_the_same_seed(data):
+    X, y = data
+    keras.utils.set_random_seed(0)
+    raw = dropout_logits_model()
+    raw.fit(X, y, epochs=EPOCHS, batch_size=BATCH, verbose=0)
+
+    auto = fit_classifier(X, y)
+    per_batch = fit_classifier(X, y, steps_per_execution=1)
+
+    assert auto.model_.steps_per_execution == batches_per_epoch(ROWS, BATCH)
+    assert per_batch.model_.steps_per_execution == 1
+    assert max_weight_difference(auto.model_, raw) <= 1e-6
+    assert max_weight_difference(per_batch.model_, raw) <= 1e-6
+
+
+def test_sample_weights_train_the_same_weights_in_either_loop(data):
+    X, y = data
+    weight = np.linspace(0.5, 2.0, len(y))
+    auto = KerasClassifier(
+        dropout_logits_model, epochs=EPOCHS, batch_size=BATCH, random_state=0
+    ).fit(X, y, sample_weight=weight)
+    per_batch = KerasClassifier(
+        dropout_logits_model,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        random_state=0,
+        steps_per_execution=1,
+    ).fit(X, y, sample_weight=weight)
+    assert max_weight_difference(auto.model_, per_batch.model_) <= 1e-6
+
+
+def test_epoch_callbacks_are_called_every_epoch(data):
+    X, y = data
+    callback = CountingCallback()
+    clf = fit_classifier(X, y, callbacks=[callback])
+    assert clf.model_.steps_per_execution > 1
+    assert callback.epoch_ends == EPOCHS
+    assert len(clf.history_["loss"]) == EPOCHS
+
+
+def test_batch_hook_callbacks_are_called_every_batch(data):
+    X, y = data
+    callback = BatchCountingCallback()
+    clf = fit_classifier(X, y, callbacks=[callback])
+    assert clf.model_.steps_per_execution == 1
+    assert callback.batch_ends == EPOCHS * batches_per_epoch(ROWS, BATCH)
+
+
+def test_validation_split_still_validates_every_epoch(data):
+    X, y = data
+    clf = fit_classifier(X, y, validation_split=0.25)
+    assert len(clf.history_["val_loss"]) == EPOCHS
+
+
+def test_partial_fit_keeps_the_traced_steps_per_execution(data):
+    X, y = data
+    clf = KerasClassifier(dropout_logits_model, batch_size=BATCH, random_state=0)
+    clf.partial_fit(X[:64], y[:64])
+    assert clf.model_.steps_per_execution == 2
+    clf.partial_fit(X, y)  # more rows: the train function traced for 2 is kept
+    assert clf.model_.steps_per_execution == 2
+    assert clf.current_epoch == 2
+
+
+def test_regressor_runs_an_epoch_per_call(data):
+    X, y = data
+
+    def build():
+        model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(1)])
+        model.compile("adam", "mse")
+        return model
+
+    reg = KerasRegressor(build, epochs=2, batch_size=BATCH).fit(X, y.astype(float))
+    assert reg.model_.steps_per_execution == batches_per_epoch(ROWS, BATCH)
+
+
+@pytest.mark.parametrize("bad", [0, -1, "fast", 1.5])
+def test_invalid_steps_per_execution_is_rejected_before_fitting(data, bad):
+    X, y = data
+    clf = KerasClassifier(dropout_logits_model, steps_per_execution=bad)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
