@@ -10,7 +10,7 @@ Usage (prints one JSON object on the last line of stdout)::
 
     python benchmarks/_memory.py peak --rows 1000000 [--method eager]
     python benchmarks/_memory.py refit --kind raw --fits 200 [--collect] ...
-    python benchmarks/_memory.py serve --calls 100000
+    python benchmarks/_memory.py serve --calls 100000 [--method tensorflow]
 """
 
 from __future__ import annotations
@@ -137,25 +137,41 @@ def _predictor(clf, method: str) -> Callable[[np.ndarray], np.ndarray]:
 # ------------------------------------------------------------------- serving
 
 
-def serve_worker(calls: int) -> dict:
+def serve_worker(calls: int, method: str) -> dict:
     """RSS after a tenth, half and all of ``calls`` small predict_proba calls.
 
     Requests alternate between 1 and 32 rows taken at moving offsets, as a
     server would see them. The peak is sampled every 10 ms over all calls.
+    ``method="tensorflow"`` makes the same requests of TensorFlow alone: the
+    fitted model traced by hand, as our forward pass traces it, called and
+    its output converted to NumPy, without any of our code around it. Its
+    growth is the framework's own (see ``bench.py``, section 5).
     """
     X_train, y_train = make_data(2_000)
     clf = ours().fit(X_train, y_train)
     X, _ = make_data(10_000, seed=1)
     starts = np.arange(calls) * 97 % (len(X) - 32)
-    clf.predict_proba(X[:32])
+    predict = clf.predict_proba if method == "ours" else _traced_by_hand(clf.model_)
+    predict(X[:32])
     checkpoints = sorted({calls // 10, calls // 2, calls})
     after: list[dict] = []
     with PeakRSS(interval=0.01) as sampler:
         for i, start in enumerate(starts, 1):
-            clf.predict_proba(X[start : start + (1 if i % 2 else 32)])
+            predict(X[start : start + (1 if i % 2 else 32)])
             if i in checkpoints:
                 after.append({"calls": i, "rss": rss()})
-    return {"checkpoints": after, "peak": sampler.peak}
+    return {"method": method, "checkpoints": after, "peak": sampler.peak}
+
+
+def _traced_by_hand(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """``model(x, training=False)`` as one concrete TensorFlow function."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
+    traced = tf.function(
+        lambda x: model(x, training=False), input_signature=[spec], autograph=False
+    ).get_concrete_function()
+    return lambda x: keras.ops.convert_to_numpy(traced(x))
 
 
 # ------------------------------------------------------------ repeated fitting
@@ -243,11 +259,12 @@ def main() -> None:
         refit.add_argument(flag, action="store_true", help=what)
     serve = commands.add_parser("serve")
     serve.add_argument("--calls", type=int, required=True)
+    serve.add_argument("--method", choices=["ours", "tensorflow"], default="ours")
     args = parser.parse_args()
     if args.command == "peak":
         result = peak_worker(args.rows, args.method)
     elif args.command == "serve":
-        result = serve_worker(args.calls)
+        result = serve_worker(args.calls, args.method)
     else:
         result = refit_worker(args.kind, args.fits, args)
     print(json.dumps(result))

@@ -1,7 +1,8 @@
 """Serving under load: calls per second from several threads, memory over time.
 
-Used by ``bench.py`` (its serving section); the memory part runs in a fresh
-subprocess through ``_memory.py serve``.
+Used by ``bench.py`` (its serving section); the memory part runs in fresh
+subprocesses through ``_memory.py serve``, once for our ``predict_proba`` and
+once for TensorFlow alone on the same requests.
 """
 
 from __future__ import annotations
@@ -9,12 +10,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 THREAD_COUNTS = (1, 2, 4)
 REQUEST_ROWS = (1, 32)
 MIB = 2**20
+
+
+class ServeGrowth(NamedTuple):
+    """RSS growth in bytes over the serving memory run, ours and TensorFlow's."""
+
+    ours: int
+    tensorflow: int
+
+    @property
+    def beyond_framework(self) -> int:
+        """Our growth beyond what TensorFlow alone grows on the same requests."""
+        return self.ours - self.tensorflow
 
 
 def calls_per_second(
@@ -89,21 +103,23 @@ def print_throughput(
     )
 
 
-def print_memory(result: dict) -> None:
-    checkpoints = result["checkpoints"]
-    first, last = checkpoints[0], checkpoints[-1]
-    growth = last["rss"] - first["rss"]
-    per_call = growth / (last["calls"] - first["calls"])
-    print(
-        "RSS after "
-        + ", ".join(
-            f"{c['calls']:,} calls {c['rss'] / MIB:.1f} MiB" for c in checkpoints
+def print_memory(results: Sequence[dict]) -> None:
+    """One line per serving memory run: RSS at each checkpoint, peak, growth."""
+    for result in results:
+        checkpoints = result["checkpoints"]
+        first, last = checkpoints[0], checkpoints[-1]
+        growth = memory_growth(result)
+        per_call = growth / (last["calls"] - first["calls"])
+        after = ", ".join(f"{c['rss'] / MIB:.1f}" for c in checkpoints)
+        print(
+            f"{result['method']:<11} RSS {after} MiB; peak {result['peak'] / MIB:.1f}"
+            f" MiB; growth {growth / MIB:+.2f} MiB ({per_call:+.1f} bytes per call)"
         )
-    )
+    calls = ", ".join(f"{c['calls']:,}" for c in results[0]["checkpoints"])
     print(
-        f"peak RSS over all {last['calls']:,} calls {result['peak'] / MIB:.1f} MiB; "
-        f"growth from {first['calls']:,} to {last['calls']:,} calls "
-        f"{growth / MIB:+.2f} MiB ({per_call:+.1f} bytes per call)"
+        f"(RSS after {calls} calls; growth from the first to the last of them. "
+        "tensorflow: the same requests of the model traced by hand, without our "
+        "code; its growth is the framework's and the allocator's own)"
     )
 
 
