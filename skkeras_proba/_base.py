@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from numbers import Integral
 from typing import Any
 
@@ -21,6 +23,7 @@ from skkeras_proba._inference import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
+from skkeras_proba._trace_reuse import reusable_key, trained_by_trainer
 from skkeras_proba._worker_threads import size_framework_threads
 
 
@@ -39,6 +42,7 @@ class KerasEstimatorBase(ScikerasFixes):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
+        "reuse_train_trace": ["boolean"],
     }
     _DEFAULT_TARGET_ENCODER: type
     """The class ``target_encoder`` returns unless a subclass overrides it."""
@@ -168,15 +172,16 @@ class KerasEstimatorBase(ScikerasFixes):
                 self._initialize(X, y)
             targets = self._keras_targets(y)
             kwargs.update(self._drive_fit_loop(len(X), kwargs))
-            self._fit_keras_model(
-                self._encode_features(X),
-                targets[0] if len(targets) == 1 else targets,
-                sample_weight=weight,
-                warm_start=warm_start,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                **kwargs,
-            )
+            with self._model_to_train(fresh=reset and epochs > 0):
+                self._fit_keras_model(
+                    self._encode_features(X),
+                    targets[0] if len(targets) == 1 else targets,
+                    sample_weight=weight,
+                    warm_start=warm_start,
+                    epochs=epochs,
+                    initial_epoch=initial_epoch,
+                    **kwargs,
+                )
         self._forward = self._new_forward()
         self._after_training(X)
 
@@ -225,6 +230,27 @@ class KerasEstimatorBase(ScikerasFixes):
         if steps is not None:
             self.model_.steps_per_execution = steps
         return extra
+
+    @contextlib.contextmanager
+    def _model_to_train(self, fresh: bool) -> Iterator[None]:
+        """``model_`` is, while Keras trains, a trainer whose step is traced.
+
+        See ``_trace_reuse``: a freshly built model of Keras' own parts trains
+        through a private trainer of the same architecture, so that a search
+        traces the train step once per architecture, not once per fold.
+        ``model_`` is the estimator's own model again afterwards, trained.
+        """
+        model = self.model_
+        key = reusable_key(model) if fresh and self.reuse_train_trace else None
+        if key is None:
+            yield
+            return
+        with trained_by_trainer(model, key) as trainer:
+            self.model_ = trainer
+            try:
+                yield
+            finally:
+                self.model_ = model
 
     @property
     def _custom_target_encoder(self) -> bool:

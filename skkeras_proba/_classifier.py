@@ -118,6 +118,13 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         are the same as with Keras' own loop, only faster on small data. An
         int is passed to Keras as is; 1 is Keras' own one batch per call. See
         the performance guide.
+    reuse_train_trace : bool, default=True
+        On TensorFlow, train a freshly built model of Keras' own parts through
+        a private copy of the same architecture whose train step is already
+        traced, so that refits (folds of a search, cross-validation) skip
+        Keras' tracing; the weights are the same as the model training itself.
+        Callbacks see that copy as their ``model``. False: every model trains
+        itself. See the performance guide.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32``, ``fit__epochs=5``,
         ``predict__batch_size=1024`` or ``optimizer__learning_rate=0.01``.
@@ -197,6 +204,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         run_eagerly: bool = False,
         epochs: int = 1,
         steps_per_execution: int | str = "auto",
+        reuse_train_trace: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -218,6 +226,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             **kwargs,
         )
         self.steps_per_execution = steps_per_execution
+        self.reuse_train_trace = reuse_train_trace
         self.logits = logits
         self.mc_dropout = mc_dropout
         self.class_weight = class_weight
