@@ -25,6 +25,7 @@ from skkeras_proba._compat import (
     tf_global_seed,
     tf_op_determinism_enabled,
 )
+from tests.conftest import requires_backend
 from tests.models import softmax_head
 
 # These tests run fits in several threads or processes of their own; one xdist
@@ -130,6 +131,12 @@ class _FitAnotherWhileTraining(keras.callbacks.Callback):
             self.built_while_training = self.other_built.wait(timeout=60)
 
 
+@requires_backend(
+    "tensorflow",
+    "jax",
+    reason="on PyTorch a fit keeps torch's process-wide generator until it ends "
+    "(any training step may draw from it), so other fits wait to build",
+)
 def test_other_fits_build_while_a_fit_trains():
     fit_another = _FitAnotherWhileTraining()
     KerasClassifier(
