@@ -2,9 +2,11 @@
 
 ``model(x, training=False)`` called eagerly on PyTorch records an autograd
 graph through every layer and copies each NumPy input (Keras converts it with
-``np.array``). Inside :func:`torch.inference_mode` no graph is recorded, and the
-batch is handed over once, without a copy (``torch.from_numpy``); the outputs
-come back as NumPy arrays sharing the tensors' memory.
+``np.array``). Under :func:`torch.no_grad` no graph is recorded, and the batch
+is handed over once, without a copy (``torch.from_numpy``); the outputs come
+back as NumPy arrays sharing the tensors' memory. Not
+:func:`torch.inference_mode`: a subclassed model creates its weights on its
+first call, and weights created in inference mode can never be trained again.
 
 ``torch.compile`` is not used: capturing a Keras model costs seconds per model
 and input shape (2-5 s for a 3-layer MLP on 2 CPU cores, also with the
@@ -43,7 +45,7 @@ def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
     """
 
     def forward(batch: Any) -> Any:
-        with torch.inference_mode():
+        with torch.no_grad():
             outputs = model(keras.tree.map_structure(_to_tensor, batch), training=False)
             return keras.tree.map_structure(_to_numpy, outputs)
 
