@@ -13,7 +13,10 @@ first call, and weights created in inference mode can never be trained again.
 compiled with the ``"eager"`` backend and ``dynamic=True``), but capturing
 costs 3-7 s per fitted model (one graph for one row, another for larger
 batches; inductor's code generation costs more), paid by its first
-predictions: it pays off only after thousands of calls.
+predictions: it pays off only after thousands of calls. And Dynamo keeps at
+most 8 compilations per code object (``recompile_limit``): from the ninth
+fitted model in a process on, one function compiling each model's call runs
+eagerly again (measured: guards on the model's name fail).
 
 Only imported on that backend (see ``_inference.py``): importing it imports
 ``torch``.
