@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test test-oldest wheel-check demo bench docs lint clean peer-scikeras
+.PHONY: install test test-oldest test-torch wheel-check demo bench docs lint clean peer-scikeras
 
 install: $(STAMP)
 
@@ -57,8 +57,26 @@ $(OLDEST_STAMP): pyproject.toml .ci/oldest_constraints.py
 test-oldest: $(OLDEST_STAMP)
 	$(OLDEST)/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
+# The suite on Keras' PyTorch backend, in its own environment: torch's wheels
+# are large, so `make test` leaves them out. torch is pinned to the version
+# tested; on Linux, PyPI's torch wheel pulls CUDA libraries: for the CPU-only
+# wheel pass TORCH_PIP_OPTIONS="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_VENV := .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed-stamp
+TORCH_PIP_OPTIONS ?=
+
+$(TORCH_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TORCH_VENV)/bin/python -m pip install --quiet $(TORCH_PIP_OPTIONS) torch==2.13.0
+	$(TORCH_VENV)/bin/python -m pip install --quiet -e ".[test,torch]"
+	touch $(TORCH_STAMP)
+
+test-torch: $(TORCH_STAMP)
+	KERAS_BACKEND=torch $(TORCH_VENV)/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
+
 wheel-check: $(STAMP)
 	.ci/wheel_check.sh $(BIN)/python
 
 clean:
-	rm -rf $(VENV) $(OLDEST) dist build docs/_build
+	rm -rf $(VENV) $(OLDEST) $(TORCH_VENV) dist build docs/_build

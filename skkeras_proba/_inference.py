@@ -157,6 +157,13 @@ class _Traced:
         self._function = None
 
     def __call__(self, batch: Any) -> list[np.ndarray]:
+        # PyTorch (issue 10b); the per-backend dispatch replaces this branch.
+        if keras.backend.backend() == "torch":
+            if self._function is None:
+                from skkeras_proba._forward_torch import compile_forward
+
+                self._function = compile_forward(self.model)
+            return self.to_list(self._function(batch))
         if keras.backend.backend() != "tensorflow":
             return self.to_list(self.model(batch, training=False))
         if self._function is None:

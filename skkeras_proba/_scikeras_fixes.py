@@ -18,7 +18,7 @@ from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skkeras_proba._seeding import release_random_state_callback, seed_from, seeded
+from skkeras_proba._seeding import release_random_state_callbacks, seed_from, seeded
 
 
 class ScikerasFixes(BaseWrapper):
@@ -155,7 +155,7 @@ class ScikerasFixes(BaseWrapper):
         ``test_concurrency.py::test_other_fits_build_while_a_fit_trains``.
         """
         callbacks = self._fit_callbacks
-        self._fit_callbacks = [release_random_state_callback(), *callbacks]
+        self._fit_callbacks = [*release_random_state_callbacks(), *callbacks]
         try:
             super()._fit_keras_model(*args, **kwargs)
         finally:

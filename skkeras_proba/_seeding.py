@@ -13,7 +13,11 @@ Where a Keras fit draws its randomness from (Keras 3.15, TensorFlow 2.21):
   ops seeded as above, so nothing else in a fit reads it.
 - NumPy's global generator, process-wide: on JAX, Keras iterates arrays in
   NumPy and draws each epoch's shuffle from it when the epoch's first batch is
-  taken. (PyTorch shuffles with torch's generator, which is not handled here.)
+  taken.
+- torch's default generator, process-wide, on PyTorch: Keras' ``DataLoader``
+  draws each epoch's shuffle from it, and so does every training step of a
+  ``Dropout`` layer created without a seed (Keras' torch backend then calls
+  ``torch.nn.functional.dropout``, which has no seed argument).
 
 Each fit gets its own generators where that can be done:
 
@@ -27,7 +31,9 @@ TensorFlow's and NumPy's global generators cannot be made per-fit, so every
 fit of ours (seeded or not) holds one process-wide lock exactly while it may
 draw from them: from the start of the fit until Keras begins training (the
 model is built and the input pipeline set up), and, on JAX, during the first
-step of each epoch. A seeded fit swaps its own states into them (and into
+step of each epoch, and on PyTorch until training ends (torch's generator
+may be drawn at any step, so fits on PyTorch train one after another). A
+seeded fit swaps its own states into them (and into
 Python's ``random``, for build functions that draw from it, as
 ``keras.utils.set_random_seed`` would) for those moments and puts the process's
 states back before releasing the lock, so its draws form one stream that other
@@ -90,14 +96,14 @@ def _keras_default_seed_source() -> Any:
 
 
 def _process_random_state() -> tuple[Any, ...]:
-    return random.getstate(), np.random.get_state(), tf_global_seed()
+    return random.getstate(), np.random.get_state(), _backend_random_state()
 
 
 def _set_process_random_state(state: tuple[Any, ...]) -> None:
-    python_state, numpy_state, tf_seed = state
+    python_state, numpy_state, backend_state = state
     random.setstate(python_state)
     np.random.set_state(numpy_state)
-    set_tf_global_seed(tf_seed)
+    _set_backend_random_state(backend_state)
 
 
 def _seeded_process_random_state(seed: int) -> tuple[Any, ...]:
@@ -105,8 +111,34 @@ def _seeded_process_random_state(seed: int) -> tuple[Any, ...]:
     return (
         random.Random(seed).getstate(),
         np.random.RandomState(seed).get_state(),
-        seed,
+        _seeded_backend_random_state(seed),
     )
+
+
+def _backend_random_state() -> Any:
+    """TensorFlow's global seed, or torch's default generator's state."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.get_rng_state()
+    return tf_global_seed()
+
+
+def _set_backend_random_state(state: Any) -> None:
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_rng_state(state)
+    else:
+        set_tf_global_seed(state)
+
+
+def _seeded_backend_random_state(seed: int) -> Any:
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.Generator().manual_seed(seed).get_state()
+    return seed
 
 
 def seeded(seed: int | None) -> FitRandomState:
@@ -176,19 +208,24 @@ class FitRandomState:
             _process_random_state_lock.release()
 
 
-def release_random_state_callback() -> keras.callbacks.Callback:
-    """The callback that gives the fit's lock up while Keras trains.
+def release_random_state_callbacks() -> list[keras.callbacks.Callback]:
+    """The callback that gives the fit's lock up while Keras trains, if any.
 
     Comes first among the fit's callbacks, so that the lock is given up before
     the user's callbacks see training begin. Only where each epoch's first
     batch draws from NumPy's global generator (the shuffle on JAX) does it
     implement batch hooks: a callback with a batch hook makes Keras turn every
     batch's logs into Python numbers before the next batch runs, so it is
-    avoided where it is not needed.
+    avoided where it is not needed. On PyTorch any step may draw from torch's
+    generator (the epoch shuffle, ``Dropout`` without a seed), so the fit
+    keeps its turn until it ends: no callback.
     """
-    if keras.backend.backend() == "jax":
-        return ReleaseRandomStateBetweenShuffles()
-    return ReleaseRandomStateWhileTraining()
+    backend = keras.backend.backend()
+    if backend == "torch":
+        return []
+    if backend == "jax":
+        return [ReleaseRandomStateBetweenShuffles()]
+    return [ReleaseRandomStateWhileTraining()]
 
 
 class ReleaseRandomStateWhileTraining(keras.callbacks.Callback):

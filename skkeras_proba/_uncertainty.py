@@ -68,9 +68,11 @@ def check_has_dropout(model: keras.Model, n_passes: int) -> None:
 
 def _copy_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
     if isinstance(layer, keras.layers.Dropout) and layer.rate > 0:
-        config = layer.get_config()
-        config.pop("seed", None)  # seeded by reseed() before every prediction
-        return _AlwaysDropout(**config)
+        # Any fixed seed: reseed() sets the state before every prediction. A
+        # seed rather than None, because Keras' PyTorch backend ignores the
+        # state of a Dropout created without one and draws from torch's
+        # process-wide generator instead.
+        return _AlwaysDropout(**{**layer.get_config(), "seed": 0})
     return layer.__class__.from_config(layer.get_config())
 
 

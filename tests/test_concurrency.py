@@ -25,6 +25,7 @@ from skkeras_proba._compat import (
     tf_global_seed,
     tf_op_determinism_enabled,
 )
+from tests.conftest import requires_backend
 from tests.models import softmax_head
 
 # These tests run fits in several threads or processes of their own; one xdist
@@ -71,24 +72,42 @@ def test_seeded_fit_beside_unseeded_fits_equals_its_serial_fit():
     np.testing.assert_array_equal(probas[3], _serial_proba(8))
 
 
+def _backend_generator_state():
+    """What keras.utils.set_random_seed sets in the backend, comparable with ==.
+
+    TensorFlow's global seed; on PyTorch, the state of torch's generator.
+    """
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.get_rng_state().tolist()
+    return tf_global_seed()
+
+
 @pytest.fixture
 def process_seeded_by_user():
     """The process seeded as a user would, and put back afterwards."""
     saved = random.getstate(), np.random.get_state(), tf_global_seed()
     keras_saved = keras_global_seed_state()
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch_saved = torch.get_rng_state()
     keras.utils.set_random_seed(123)
     yield
     random.setstate(saved[0])
     np.random.set_state(saved[1])
     set_tf_global_seed(saved[2])
     restore_keras_global_seed(keras_saved)
+    if keras.backend.backend() == "torch":
+        torch.set_rng_state(torch_saved)
 
 
 def test_overlapping_seeded_fits_leave_global_random_state_unchanged(
     process_seeded_by_user,
 ):
     python_before, numpy_before = random.getstate(), np.random.get_state()[1].copy()
-    tf_before, keras_before = tf_global_seed(), keras_global_seed_state()
+    backend_before, keras_before = _backend_generator_state(), keras_global_seed_state()
 
     def fit_in_thread(hidden):
         set_keras_global_seed(1000 + hidden)  # this thread's own Keras seed
@@ -101,8 +120,10 @@ def test_overlapping_seeded_fits_leave_global_random_state_unchanged(
     assert keras_state_kept == [True, True, True]
     assert random.getstate() == python_before
     np.testing.assert_array_equal(np.random.get_state()[1], numpy_before)
-    # What keras.utils.set_random_seed(123) left (Keras' own seed only from 3.4).
-    assert tf_global_seed() == tf_before == 123
+    assert _backend_generator_state() == backend_before
+    if keras.backend.backend() == "tensorflow":
+        # What keras.utils.set_random_seed(123) left (Keras' own seed only from 3.4).
+        assert backend_before == 123
     assert keras_global_seed_state() == keras_before
     assert not tf_op_determinism_enabled()
 
@@ -130,6 +151,12 @@ class _FitAnotherWhileTraining(keras.callbacks.Callback):
             self.built_while_training = self.other_built.wait(timeout=60)
 
 
+@requires_backend(
+    "tensorflow",
+    "jax",
+    reason="on PyTorch a fit keeps torch's process-wide generator until it ends "
+    "(any training step may draw from it), so other fits wait to build",
+)
 def test_other_fits_build_while_a_fit_trains():
     fit_another = _FitAnotherWhileTraining()
     KerasClassifier(

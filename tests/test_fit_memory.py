@@ -15,7 +15,14 @@ from tensorflow.python.framework import ops
 
 from skkeras_proba import KerasClassifier
 from skkeras_proba._compat import custom_gradients_released
+from tests.conftest import requires_backend
 from tests.models import logits_head
+
+pytestmark = requires_backend(
+    "tensorflow",
+    reason="TensorFlow's custom-gradient registry is filled by traced "
+    "TensorFlow training steps only; other backends never register there",
+)
 
 X, Y = make_classification(n_samples=120, n_features=6, random_state=0)
 

@@ -313,7 +313,7 @@ def float64_pre_activation(model, X, layer_name):
     layer = model.get_layer(layer_name)
     features = keras.Model(model.input, layer.input)(X.astype(np.float32))
     kernel, bias = layer.get_weights()
-    return np.asarray(features, dtype=np.float64) @ kernel + bias
+    return keras.ops.convert_to_numpy(features).astype(np.float64) @ kernel + bias
 
 
 X_CANCER, Y_CANCER = load_breast_cancer(return_X_y=True)
@@ -332,7 +332,7 @@ def test_saturated_sigmoid_head_gives_no_zero_probability_and_no_minus_inf(
     saturated_sigmoid_head,
 ):
     clf = saturated_sigmoid_head
-    model_output = clf.model_(X_CANCER.astype(np.float32)).numpy()
+    model_output = keras.ops.convert_to_numpy(clf.model_(X_CANCER.astype(np.float32)))
     assert ((model_output == 0) | (model_output == 1)).sum() > 50  # saturated
     assert clf.heads_[0].read_from == "pre_activation"
     proba = clf.predict_proba(X_CANCER)

@@ -15,6 +15,9 @@ from skkeras_proba._heads import (
 )
 from skkeras_proba._proba import sigmoid, softmax
 
+# Eager outputs as NumPy on any backend (torch's need detaching).
+_numpy = keras.ops.convert_to_numpy
+
 
 def _seq(*layers, loss=None):
     model = keras.Sequential([keras.Input((4,)), *layers])
@@ -243,9 +246,9 @@ def test_probability_head_is_read_from_the_values_its_activation_receives(
         True,
     )
     X = np.random.default_rng(0).normal(scale=30.0, size=(50, 4)).astype("float32")
-    read = np.asarray(reading_model(model, [head])(X), dtype=np.float64)
+    read = _numpy(reading_model(model, [head])(X)).astype(np.float64)
     link = softmax if head.link == "softmax" else sigmoid
-    np.testing.assert_allclose(link(read), model(X), atol=1e-6)
+    np.testing.assert_allclose(link(read), _numpy(model(X)), atol=1e-6)
     assert np.abs(read).max() > 20  # beyond float32's sigmoid: not probabilities
 
 
@@ -253,14 +256,14 @@ def test_reading_model_shares_weights_and_leaves_the_model_unchanged():
     model = _seq(keras.layers.Dense(8), keras.layers.Dense(3, activation="softmax"))
     head = model.layers[-1]
     X = np.ones((2, 4), dtype="float32")
-    before = model(X).numpy()
+    before = _numpy(model(X))
     reading = reading_model(model, inspect_heads(model))
     reading(X)
     assert head.activation is keras.activations.softmax
     assert {id(w) for w in reading.weights} <= {id(w) for w in model.weights}
-    np.testing.assert_array_equal(model(X).numpy(), before)
+    np.testing.assert_array_equal(_numpy(model(X)), before)
     model.layers[-1].bias.assign([5.0, 0.0, 0.0])  # one set of weights: seen by both
-    np.testing.assert_allclose(softmax(reading(X).numpy()), model(X), atol=1e-6)
+    np.testing.assert_allclose(softmax(_numpy(reading(X))), _numpy(model(X)), atol=1e-6)
 
 
 def test_logits_heads_are_read_from_the_model_itself():

@@ -12,6 +12,7 @@ from skkeras_proba._compat import (
     tf_op_determinism_enabled,
 )
 from skkeras_proba._seeding import seed_from, seeded
+from tests.conftest import requires_backend
 
 
 def _weights():
@@ -108,3 +109,19 @@ def test_keras_default_seeds_ignore_draws_by_other_code():
         random.random()
         disturbed = _weights()
     np.testing.assert_array_equal(undisturbed, disturbed)
+
+
+@requires_backend("torch", reason="torch's generator is drawn from on PyTorch only")
+def test_seeded_block_seeds_and_restores_torch_generator():
+    import torch
+
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    with seeded(5):
+        inside = torch.rand(3)
+    with seeded(5):
+        again = torch.rand(3)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(inside, again)
+    torch.manual_seed(5)  # what keras.utils.set_random_seed(5) would do
+    assert torch.equal(inside, torch.rand(3))

@@ -7,7 +7,14 @@ from sklearn.datasets import load_iris
 
 from skkeras_proba import KerasClassifier
 from skkeras_proba._worker_threads import worker_thread_share
+from tests.conftest import requires_backend
 from tests.models import logits_head
+
+pytestmark = requires_backend(
+    "tensorflow",
+    reason="only TensorFlow's thread pools are sized by a fit; PyTorch and JAX "
+    "read the OMP_NUM_THREADS that joblib sets in each worker themselves",
+)
 
 X, Y = load_iris(return_X_y=True)
 

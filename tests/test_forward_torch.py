@@ -1,0 +1,78 @@
+"""The PyTorch forward pass gives the eager model's numbers, without autograd."""
+
+import keras
+import numpy as np
+
+from tests.conftest import requires_backend
+
+pytestmark = requires_backend(
+    "torch", reason="the PyTorch forward pass runs on Keras' PyTorch backend only"
+)
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((9, 4)).astype("float32")
+
+
+def _mlp():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
+
+
+def _eager(model, batch):
+    return keras.tree.map_structure(
+        keras.ops.convert_to_numpy, model(batch, training=False)
+    )
+
+
+def test_outputs_equal_the_eager_call_as_numpy_arrays():
+    from skkeras_proba._forward_torch import compile_forward
+
+    model = _mlp()
+    outputs = compile_forward(model)(X)
+    assert isinstance(outputs, np.ndarray)
+    np.testing.assert_allclose(outputs, _eager(model, X), rtol=1e-6, atol=1e-7)
+
+
+def test_read_only_input_is_accepted_and_left_unchanged():
+    from skkeras_proba._forward_torch import compile_forward
+
+    model = _mlp()
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    outputs = compile_forward(model)(frozen)
+    np.testing.assert_allclose(outputs, _eager(model, X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(frozen, X)
+
+
+def test_dict_inputs_and_outputs_keep_their_structure():
+    from skkeras_proba._forward_torch import compile_forward
+
+    left, right = keras.Input((4,), name="left"), keras.Input((2,), name="right")
+    joined = keras.layers.Concatenate()([left, right])
+    model = keras.Model(
+        {"left": left, "right": right},
+        {
+            "p": keras.layers.Dense(3, activation="softmax", name="p")(joined),
+            "z": keras.layers.Dense(1, name="z")(joined),
+        },
+    )
+    batch = {"left": X, "right": X[:, :2].copy()}
+    outputs = compile_forward(model)(batch)
+    expected = _eager(model, batch)
+    assert set(outputs) == {"p", "z"}
+    for name in ("p", "z"):
+        np.testing.assert_allclose(outputs[name], expected[name], rtol=1e-6)
+
+
+def test_weights_still_train_after_an_inference_mode_pass():
+    import torch
+
+    from skkeras_proba._forward_torch import compile_forward
+
+    model = _mlp()
+    with torch.enable_grad():
+        compile_forward(model)(X)
+        loss = model(X, training=True).sum()
+    loss.backward()
+    assert all(w.value.grad is not None for w in model.trainable_weights)
