@@ -332,7 +332,7 @@ def test_saturated_sigmoid_head_gives_no_zero_probability_and_no_minus_inf(
     saturated_sigmoid_head,
 ):
     clf = saturated_sigmoid_head
-    model_output = clf.model_(X_CANCER.astype(np.float32)).numpy()
+    model_output = keras.ops.convert_to_numpy(clf.model_(X_CANCER.astype(np.float32)))
     assert ((model_output == 0) | (model_output == 1)).sum() > 50  # saturated
     assert clf.heads_[0].read_from == "pre_activation"
     proba = clf.predict_proba(X_CANCER)
