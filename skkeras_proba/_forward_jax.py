@@ -1,6 +1,6 @@
 """The forward pass on Keras' JAX backend: jitted, stateless, bucketed rows.
 
-``model.stateless_call`` runs the model on variable values given as arguments,
+A ``keras.StatelessScope`` runs the model on variable values given as arguments,
 so one ``jax.jit`` of it serves the model as its weights change (a
 ``partial_fit``, a ``set_weights``) instead of baking them in as constants.
 Each call reads the values afresh.
@@ -99,15 +99,19 @@ class _JittedForward:
         self, trainable: list, non_trainable: list, batch: Any
     ) -> tuple[Any, list]:
         self.traces += 1  # runs only when jax.jit traces, not when it calls
-        outputs, after = self._model.stateless_call(
-            trainable, non_trainable, batch, training=False
-        )
+        variables_now = self._variables[0] + self._variables[1]
+        values = [*trainable, *non_trainable]
+        # model.stateless_call would pass training= to a call() that may not
+        # take it; model(...) in a StatelessScope behaves as the eager call.
+        state_mapping = list(zip(variables_now, values, strict=True))
+        with keras.StatelessScope(state_mapping=state_mapping) as scope:
+            outputs = self._model(batch, training=False)
         # Only variables the call assigned come back (None for the others):
         # an inference call usually assigns none, and returns nothing extra.
-        updated = [
-            new if new is not old else None
-            for new, old in zip(after, non_trainable, strict=True)
-        ]
+        updated = []
+        for variable, old in zip(self._variables[1], non_trainable, strict=True):
+            new = scope.get_current_value(variable)
+            updated.append(None if new is old else new)
         return outputs, updated
 
 

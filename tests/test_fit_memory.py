@@ -15,7 +15,13 @@ from tensorflow.python.framework import ops
 
 from skkeras_proba import KerasClassifier
 from skkeras_proba._compat import custom_gradients_released
+from tests.backends import tensorflow_only
 from tests.models import logits_head
+
+pytestmark = tensorflow_only(
+    "the gradient registry these tests inspect is TensorFlow's, and the "
+    "GradientBlock layer is a tf.custom_gradient"
+)
 
 X, Y = make_classification(n_samples=120, n_features=6, random_state=0)
 

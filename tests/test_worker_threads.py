@@ -7,7 +7,13 @@ from sklearn.datasets import load_iris
 
 from skkeras_proba import KerasClassifier
 from skkeras_proba._worker_threads import worker_thread_share
+from tests.backends import tensorflow_only
 from tests.models import logits_head
+
+pytestmark = tensorflow_only(
+    "only TensorFlow's thread pools are sized; JAX's and PyTorch's are left as "
+    "their framework sets them"
+)
 
 X, Y = load_iris(return_X_y=True)
 
