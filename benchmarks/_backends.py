@@ -166,7 +166,8 @@ def _ms(seconds: float) -> str:
 
 def print_table(results: list[dict]) -> None:
     """predict_proba (ratio to eager) per backend and size, fit, peak memory."""
-    header = f"{'backend':<11}" + "".join(f"{f'{n:,} rows':>24}" for n in SIZES)
+    columns = [f"{n:,} row{'s' if n > 1 else ''}" for n in SIZES]
+    header = f"{'backend':<11}" + "".join(f"{column:>24}" for column in columns)
     print(header + f"{'MLP 1 row':>12}{'fit (vs Keras)':>22}{'peak / budget':>15}")
     for result in results:
         cells = []
