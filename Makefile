@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test test-oldest test-torch wheel-check demo bench docs lint clean peer-scikeras
+.PHONY: install test test-jax test-oldest test-torch wheel-check demo bench docs lint clean peer-scikeras
 
 install: $(STAMP)
 
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,bench,docs,release,jax]"
 	touch $(STAMP)
 
+# The whole suite on TensorFlow (Keras' default here), then again on JAX.
 test: $(STAMP)
 	$(BIN)/python -m ruff check skkeras_proba tests benchmarks examples .ci
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
+	$(MAKE) test-jax
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

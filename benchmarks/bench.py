@@ -89,6 +89,7 @@ import numpy as np
 import scikeras
 import scikeras.wrappers
 import sklearn
+from _backends import backend_section
 from _fitting import (
     fit_cases,
     fit_targets,
@@ -617,6 +618,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
         "--fit-only", action="store_true", help="run only the fit and search tables"
     )
     parser.add_argument(
+        "--backends-only", action="store_true", help="run only the backend section"
+    )
+    parser.add_argument(
         "--serve-duration", type=float, help="seconds per serving throughput cell"
     )
     args = parser.parse_args(argv)
@@ -627,7 +631,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
         config = dataclasses.replace(config, serve_calls=args.serve_calls)
     if args.serve_duration:
         config = dataclasses.replace(config, serve_duration_s=args.serve_duration)
-    return config, Options(args.investigate, args.serve_only, args.fit_only)
+    return config, Options(
+        args.investigate, args.serve_only, args.fit_only, args.backends_only
+    )
 
 
 @dataclass(frozen=True)
@@ -637,6 +643,7 @@ class Options:
     investigate: bool  # the repeated-fit remedies
     serve_only: bool  # only the serving section
     fit_only: bool  # only the fit and search tables
+    backends_only: bool  # only the backend section (benchmarks/_backends.py)
 
 
 def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
@@ -771,6 +778,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {Check(*target)}")
         print(f"\n(total {time.perf_counter() - started:.0f} s)")
         return
+    if options.backends_only:
+        _heading("backends: predict_proba and fit on each installed backend")
+        backend_section(quick=config is QUICK)
+        return
 
     # Fits are timed unseeded: with Keras' global seed set, fit times of both
     # sides scatter by +-30% on the development machine.
@@ -781,6 +792,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     peak = peak_section(config)
     growth = refit_section(config, options.investigate)
     serve_growth = serve_section(X, y, config)
+    _heading("backends: predict_proba and fit on each installed backend")
+    backend_section(quick=config is QUICK)
 
     _heading("targets")
     targets = checks(results, fit, peak, growth, serve_growth)

@@ -2,22 +2,25 @@
 
 ``keras.Model.predict`` builds a data pipeline and a callback loop on every
 call: about 75 ms for a single row. Calling the model eagerly costs a few
-milliseconds of Python per layer. Instead we trace ``model(x, training=False)``
-once into a TensorFlow graph whose batch dimension is left open (``None``), so
-any batch size reuses the same trace, and stream the input through it in
-batches. Each batch's raw outputs are decoded (into probabilities, labels...)
-before the next batch runs and written into a preallocated output, so memory
-stays at input + output + one batch.
+milliseconds of Python per layer. Instead ``model(x, training=False)`` is
+compiled once, by the module of the Keras backend in use (see
+:func:`compile_forward`: a TensorFlow trace, a jitted JAX function), with its
+batch dimension left open, and the input is streamed through it in batches.
+Each batch's raw outputs are decoded (into probabilities, labels...) before
+the next batch runs and written into a preallocated output, so memory stays at
+input + output + one batch.
 
-A :class:`Forward` holds the trace. Estimators keep one per fitted model, drop it
-when pickled and rebuild it when unpickled (see ``_base.py``). It also runs
-Monte Carlo dropout passes (:meth:`Forward.passes`) through a second trace, of
-a copy of the model whose dropout is always active (see ``_uncertainty.py``).
+A :class:`Forward` holds the compiled pass. Estimators keep one per fitted
+model, drop it when pickled and rebuild it when unpickled (see ``_base.py``).
+It also runs Monte Carlo dropout passes (:meth:`Forward.passes`) through a
+second compiled pass, of a copy of the model whose dropout is always active
+(see ``_uncertainty.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -150,42 +153,14 @@ class Forward:
 
 
 class _Traced:
-    """One model's forward pass, traced on first use."""
+    """One model's forward pass, compiled for the backend on first use."""
 
     def __init__(self, model: keras.Model) -> None:
         self.model = model
-        self._function = None
+        self._function = compile_forward(model)
 
     def __call__(self, batch: Any) -> list[np.ndarray]:
-        # PyTorch (issue 10b); the per-backend dispatch replaces this branch.
-        if keras.backend.backend() == "torch":
-            if self._function is None:
-                from skkeras_proba._forward_torch import compile_forward
-
-                self._function = compile_forward(self.model)
-            return self.to_list(self._function(batch))
-        if keras.backend.backend() != "tensorflow":
-            return self.to_list(self.model(batch, training=False))
-        if self._function is None:
-            self._function = self._trace(batch)
         return self.to_list(self._function(batch))
-
-    def _trace(self, batch: Any) -> Any:
-        import tensorflow as tf
-
-        signature = keras.tree.map_structure(
-            lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), batch
-        )
-        # A partial, not a closure: TensorFlow counts traces per __code__ object,
-        # so closures over different models would look like one function being
-        # retraced and trigger its retracing warning.
-        traced = tf.function(
-            functools.partial(_inference_call, self.model),
-            input_signature=[signature],
-            autograph=False,
-        )
-        # Calling the concrete function skips tf.function's per-call dispatch.
-        return traced.get_concrete_function()
 
     def to_list(self, result: Any) -> list[np.ndarray]:
         if isinstance(result, dict):
@@ -194,6 +169,31 @@ class _Traced:
         elif not isinstance(result, list | tuple):
             result = [result]
         return [keras.ops.convert_to_numpy(r) for r in result]
+
+
+_FORWARD_MODULES = {
+    "tensorflow": "skkeras_proba._forward_tensorflow",
+    "jax": "skkeras_proba._forward_jax",
+    "torch": "skkeras_proba._forward_torch",
+}
+"""The module compiling the forward pass on each Keras backend.
+
+Each has ``compile_forward(model) -> forward``, where ``forward(batch)`` returns
+``model(batch, training=False)``. Imported only when its backend is chosen, so
+that the package needs only that backend's framework.
+"""
+
+
+def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
+    """The current backend's compiled ``model(batch, training=False)``.
+
+    Backends without a module of their own (numpy, openvino) call the model
+    eagerly.
+    """
+    module_name = _FORWARD_MODULES.get(keras.backend.backend())
+    if module_name is None:
+        return functools.partial(_eager_call, model)
+    return importlib.import_module(module_name).compile_forward(model)
 
 
 KERAS_PREDICT_KWARGS = frozenset({"batch_size", "verbose", "steps", "callbacks"})
@@ -248,8 +248,8 @@ def _batched(
     return outputs if outputs is not None else []
 
 
-def _inference_call(model: keras.Model, x: Any) -> Any:
-    return model(x, training=False)
+def _eager_call(model: keras.Model, batch: Any) -> Any:
+    return model(batch, training=False)
 
 
 def _n_samples(X: Any) -> int:

@@ -1,10 +1,7 @@
 """A seeded fit gives the same model whatever else runs in the process."""
 
 import functools
-import os
 import random
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,7 +22,7 @@ from skkeras_proba._compat import (
     tf_global_seed,
     tf_op_determinism_enabled,
 )
-from tests.conftest import requires_backend
+from tests.backends import requires_backend
 from tests.models import softmax_head
 
 # These tests run fits in several threads or processes of their own; one xdist
@@ -206,56 +203,3 @@ def test_grid_search_on_dask_workers_equals_local_search(dask_client):
         with joblib.parallel_backend("dask"):
             search = _grid_search().set_params(n_jobs=-1).fit(RAW_X, Y)
         np.testing.assert_array_equal(search.cv_results_["mean_test_score"], local)
-
-
-# The thread-pool case on Keras' JAX backend, in a process of its own: the
-# backend is chosen when Keras is first imported.
-_JAX_THREADS_SCRIPT = """
-from concurrent.futures import ThreadPoolExecutor
-
-import keras
-import numpy as np
-from sklearn.datasets import load_wine
-from sklearn.preprocessing import StandardScaler
-
-from skkeras_proba import KerasClassifier
-from tests.models import softmax_head
-
-assert keras.backend.backend() == "jax", keras.backend.backend()
-X, Y = load_wine(return_X_y=True)
-X = StandardScaler().fit_transform(X).astype("float32")
-
-
-def fit(hidden, random_state=0):
-    clf = KerasClassifier(
-        softmax_head, model__hidden=hidden, epochs=3, random_state=random_state
-    )
-    return clf.fit(X, Y).predict_proba(X)
-
-
-sizes, seeds = (4, 8, 4, 8, 4), (0, 0, None, 0, 0)
-serial = {hidden: fit(hidden) for hidden in set(sizes)}
-with ThreadPoolExecutor(4) as pool:
-    probas = list(pool.map(fit, sizes, seeds))
-seeded = [(h, p) for h, p, s in zip(sizes, probas, seeds) if s is not None]
-print(sum(not np.array_equal(p, serial[h]) for h, p in seeded), len(seeded))
-"""
-
-
-def test_seeded_fits_in_threads_equal_serial_fits_on_jax():
-    pytest.importorskip(
-        "jax",
-        reason="JAX is not installed here: `make test` installs it (the jax "
-        "extra); `make test-oldest` checks the TensorFlow backend only",
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", _JAX_THREADS_SCRIPT],
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    differing, compared = map(int, result.stdout.split()[-2:])
-    assert (differing, compared) == (0, 4)

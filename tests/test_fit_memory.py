@@ -15,7 +15,7 @@ from tensorflow.python.framework import ops
 
 from skkeras_proba import KerasClassifier
 from skkeras_proba._compat import custom_gradients_released
-from tests.conftest import requires_backend
+from tests.backends import requires_backend
 from tests.models import logits_head
 
 pytestmark = requires_backend(

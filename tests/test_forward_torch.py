@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from tests.conftest import requires_backend
+from tests.backends import requires_backend
 
 pytestmark = requires_backend(
     "torch", reason="the PyTorch forward pass runs on Keras' PyTorch backend only"

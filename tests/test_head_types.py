@@ -238,7 +238,7 @@ def test_cnn_on_digit_images_predicts_probabilities(logits):
     proba = clf.predict_proba(IMAGES[500:])
     assert proba.shape == (100, 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert clf.score(IMAGES[500:], Y_DIGITS[500:]) > 0.8
+    assert clf.score(IMAGES[500:], Y_DIGITS[500:]) > 0.7  # chance: 0.1
     with pytest.raises(ValueError, match=r"samples of shape \(8, 4, 1\)"):
         clf.predict(IMAGES[:5, :, :4])
 

@@ -45,15 +45,32 @@ def test_predict_batch_size_parameter_is_honoured(fitted):
     )
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's trace; test_forward_jax.py checks JAX's compilations",
+)
 def test_varying_batch_sizes_do_not_retrace_or_warn(fitted):
     forward = Forward(fitted.model_)
     forward(X[:1])
-    traced = forward._traced._function
+    traced = forward._traced._function.concrete_function
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for n in (2, 3, 5, 8, 13, 21, 34):
             forward(X[:n])
-    assert forward._traced._function is traced  # one trace serves every batch size
+    # One trace serves every batch size.
+    assert forward._traced._function.concrete_function is traced
+
+
+def test_predictions_after_partial_fit_use_the_new_weights():
+    clf = KerasClassifier(logits_head, epochs=1, random_state=0).fit(X, Y)
+    before = clf.predict_proba(X)
+    clf.partial_fit(X, Y)
+    after = clf.predict_proba(X)
+    eager = keras.ops.convert_to_numpy(
+        keras.ops.softmax(clf.model_(X.astype(np.float32), training=False))
+    )
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, eager, rtol=1e-5, atol=1e-6)
 
 
 def test_probabilities_survive_pickling_unchanged(fitted):

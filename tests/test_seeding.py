@@ -12,7 +12,7 @@ from skkeras_proba._compat import (
     tf_op_determinism_enabled,
 )
 from skkeras_proba._seeding import seed_from, seeded
-from tests.conftest import requires_backend
+from tests.backends import requires_backend
 
 
 def _weights():

@@ -7,7 +7,7 @@ from sklearn.datasets import load_iris
 
 from skkeras_proba import KerasClassifier
 from skkeras_proba._worker_threads import worker_thread_share
-from tests.conftest import requires_backend
+from tests.backends import requires_backend
 from tests.models import logits_head
 
 pytestmark = requires_backend(

@@ -1,0 +1,123 @@
+"""The forward pass on Keras' JAX backend: jitted, stateless, bucketed rows.
+
+A ``keras.StatelessScope`` runs the model on variable values given as arguments,
+so one ``jax.jit`` of it serves the model as its weights change (a
+``partial_fit``, a ``set_weights``) instead of baking them in as constants.
+Each call reads the values afresh.
+
+``jax.jit`` compiles once per input shape. To leave the batch dimension open
+without compiling for every batch size, a batch's rows are padded with zeros
+to the next bucket (powers of two from :data:`MIN_BUCKET_ROWS` up to
+:data:`LARGEST_POWER_OF_TWO_BUCKET`, then multiples of it) and the outputs cut
+back: at most about 14 compilations whatever the batch sizes. Rows must not
+see each other in inference (true of Keras layers: batch normalisation uses its
+moving statistics), or the padding rows would change the real ones.
+
+Variables that a call updates (the seed state of a dropout layer kept active
+for Monte Carlo dropout) are written back to the model after the call, as an
+eager call would have left them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import keras
+import numpy as np
+
+MIN_BUCKET_ROWS = 8
+"""Smallest padded batch: one compilation covers every batch of 1 to 8 rows."""
+
+LARGEST_POWER_OF_TWO_BUCKET = 8192
+"""Above this, batches are padded to a multiple of it rather than doubled."""
+
+
+def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
+    """``model(batch, training=False)`` as a jitted, stateless function.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A model; if it is not built yet, its first call runs eagerly and
+        builds it.
+
+    Returns
+    -------
+    forward : callable
+        Takes a batch (an ndarray, or a list/dict of them, as the model takes)
+        and returns the model's outputs as NumPy arrays, in the model's
+        output structure.
+    """
+    return _JittedForward(model)
+
+
+def bucket_rows(n_rows: int) -> int:
+    """Rows the batch of ``n_rows`` is padded to."""
+    if n_rows <= MIN_BUCKET_ROWS:
+        return MIN_BUCKET_ROWS
+    if n_rows <= LARGEST_POWER_OF_TWO_BUCKET:
+        return 1 << (n_rows - 1).bit_length()
+    return -(-n_rows // LARGEST_POWER_OF_TWO_BUCKET) * LARGEST_POWER_OF_TWO_BUCKET
+
+
+class _JittedForward:
+    """One model's jitted forward pass; thread-safe, as ``jax.jit`` is."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self._model = model
+        self._jitted = jax.jit(self._stateless_forward)
+        self._variables: tuple[list, list] | None = None
+        self.traces = 0
+        """How many times the forward pass was traced: once per bucket."""
+
+    def __call__(self, batch: Any) -> Any:
+        if self._variables is None:
+            if not self._model.built:
+                return self._model(batch, training=False)  # builds it
+            # The lists are fixed once the model is built; walking the layers
+            # for them on every call would cost more than the call itself.
+            self._variables = (
+                list(self._model.trainable_variables),
+                list(self._model.non_trainable_variables),
+            )
+        trainable, non_trainable = self._variables
+        n_rows = len(keras.tree.flatten(batch)[0])
+        padded = keras.tree.map_structure(
+            lambda a: _pad_rows(a, bucket_rows(n_rows)), batch
+        )
+        outputs, updated = self._jitted(
+            [v.value for v in trainable], [v.value for v in non_trainable], padded
+        )
+        for variable, value in zip(non_trainable, updated, strict=True):
+            if value is not None:
+                variable.assign(value)
+        return keras.tree.map_structure(lambda o: np.asarray(o)[:n_rows], outputs)
+
+    def _stateless_forward(
+        self, trainable: list, non_trainable: list, batch: Any
+    ) -> tuple[Any, list]:
+        self.traces += 1  # runs only when jax.jit traces, not when it calls
+        variables_now = self._variables[0] + self._variables[1]
+        values = [*trainable, *non_trainable]
+        # model.stateless_call would pass training= to a call() that may not
+        # take it; model(...) in a StatelessScope behaves as the eager call.
+        state_mapping = list(zip(variables_now, values, strict=True))
+        with keras.StatelessScope(state_mapping=state_mapping) as scope:
+            outputs = self._model(batch, training=False)
+        # Only variables the call assigned come back (None for the others):
+        # an inference call usually assigns none, and returns nothing extra.
+        updated = []
+        for variable, old in zip(self._variables[1], non_trainable, strict=True):
+            new = scope.get_current_value(variable)
+            updated.append(None if new is old else new)
+        return outputs, updated
+
+
+def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
+    if len(array) == rows:
+        return array
+    padded = np.zeros((rows, *array.shape[1:]), array.dtype)
+    padded[: len(array)] = array
+    return padded
