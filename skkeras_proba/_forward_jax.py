@@ -7,11 +7,7 @@ Each call reads the values afresh.
 
 ``jax.jit`` compiles once per input shape. To leave the batch dimension open
 without compiling for every batch size, a batch's rows are padded with zeros
-to the next bucket (powers of two from :data:`MIN_BUCKET_ROWS` up to
-:data:`LARGEST_POWER_OF_TWO_BUCKET`, then multiples of it) and the outputs cut
-back: at most about 14 compilations whatever the batch sizes. Rows must not
-see each other in inference (true of Keras layers: batch normalisation uses its
-moving statistics), or the padding rows would change the real ones.
+to the next row bucket (``_buckets.py``) and the outputs cut back.
 
 Variables that a call updates (the seed state of a dropout layer kept active
 for Monte Carlo dropout) are written back to the model after the call, as an
@@ -27,11 +23,7 @@ import jax
 import keras
 import numpy as np
 
-MIN_BUCKET_ROWS = 8
-"""Smallest padded batch: one compilation covers every batch of 1 to 8 rows."""
-
-LARGEST_POWER_OF_TWO_BUCKET = 8192
-"""Above this, batches are padded to a multiple of it rather than doubled."""
+from skkeras_proba._buckets import bucket_rows, pad_rows
 
 
 def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
@@ -51,15 +43,6 @@ def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
         output structure.
     """
     return _JittedForward(model)
-
-
-def bucket_rows(n_rows: int) -> int:
-    """Rows the batch of ``n_rows`` is padded to."""
-    if n_rows <= MIN_BUCKET_ROWS:
-        return MIN_BUCKET_ROWS
-    if n_rows <= LARGEST_POWER_OF_TWO_BUCKET:
-        return 1 << (n_rows - 1).bit_length()
-    return -(-n_rows // LARGEST_POWER_OF_TWO_BUCKET) * LARGEST_POWER_OF_TWO_BUCKET
 
 
 class _JittedForward:
@@ -85,7 +68,7 @@ class _JittedForward:
         trainable, non_trainable = self._variables
         n_rows = len(keras.tree.flatten(batch)[0])
         padded = keras.tree.map_structure(
-            lambda a: _pad_rows(a, bucket_rows(n_rows)), batch
+            lambda a: pad_rows(a, bucket_rows(n_rows)), batch
         )
         outputs, updated = self._jitted(
             [v.value for v in trainable], [v.value for v in non_trainable], padded
@@ -113,11 +96,3 @@ class _JittedForward:
             new = scope.get_current_value(variable)
             updated.append(None if new is old else new)
         return outputs, updated
-
-
-def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
-    if len(array) == rows:
-        return array
-    padded = np.zeros((rows, *array.shape[1:]), array.dtype)
-    padded[: len(array)] = array
-    return padded

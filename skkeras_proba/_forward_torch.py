@@ -8,15 +8,23 @@ back as NumPy arrays sharing the tensors' memory. Not
 :func:`torch.inference_mode`: a subclassed model creates its weights on its
 first call, and weights created in inference mode can never be trained again.
 
-``torch.compile`` is not used. It removes Keras' per-layer Python overhead (a
-20-64-64-3 MLP on 2 shared CPU cores, torch 2.13: one row 1.3 ms eager, 0.5 ms
-compiled with the ``"eager"`` backend and ``dynamic=True``), but capturing
-costs 3-7 s per fitted model (one graph for one row, another for larger
-batches; inductor's code generation costs more), paid by its first
-predictions: it pays off only after thousands of calls. And Dynamo keeps at
-most 8 compilations per code object (``recompile_limit``): from the ninth
-fitted model in a process on, one function compiling each model's call runs
-eagerly again (measured: guards on the model's name fail).
+Keras' Python code around every layer costs more than the maths of a small
+model (one row through a 20-64-64-3 MLP: 0.7 ms eager, of which the matrix
+products are a few microseconds). So the call is recorded once with
+:func:`torch.jit.trace` into a TorchScript graph and replayed without Python.
+Like the JAX forward pass, the graph is stateless: it runs in a
+``keras.StatelessScope`` on variable values given as arguments, read afresh
+on every call, so weights changed later (``partial_fit``) are seen, and
+variables a call updates (the dropout seed state of Monte Carlo dropout)
+are written back. A trace records the shapes it saw, so batches are padded
+to the same row buckets as on JAX and each bucket is traced once. A model
+whose call cannot be traced (Python control flow on tensor values, ops
+TorchScript does not know) runs eagerly under ``no_grad``.
+
+``torch.compile`` is not used: capturing costs seconds per fitted model and
+input shape, paid by its first predictions, and Dynamo keeps at most 8
+compilations per code object (``recompile_limit``), so from the ninth fitted
+model in a process on it would run eagerly again.
 
 Only imported on that backend (see ``_inference.py``): importing it imports
 ``torch``.
@@ -24,6 +32,8 @@ Only imported on that backend (see ``_inference.py``): importing it imports
 
 from __future__ import annotations
 
+import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -31,14 +41,17 @@ import keras
 import numpy as np
 import torch
 
+from skkeras_proba._buckets import bucket_rows, pad_rows
+
 
 def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
-    """``model(batch, training=False)`` without autograd, from and to NumPy.
+    """``model(batch, training=False)`` traced per row bucket, from and to NumPy.
 
     Parameters
     ----------
     model : keras.Model
-        A built model on the PyTorch backend.
+        A model on the PyTorch backend; if it is not built yet, its first
+        call runs eagerly and builds it.
 
     Returns
     -------
@@ -47,13 +60,88 @@ def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
         outputs in the model's own structure (a tensor, list or dict), each
         output a NumPy array. Safe to call from several threads at once.
     """
+    return _TracedForward(model)
 
-    def forward(batch: Any) -> Any:
+
+class _TracedForward:
+    """One model's forward pass, one TorchScript trace per row bucket."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self._model = model
+        self._traces: dict[int, Callable[..., Any] | None] = {}
+        self._assigned: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+        self._variables: list | None = None
+
+    def __call__(self, batch: Any) -> Any:
         with torch.no_grad():
-            outputs = model(keras.tree.map_structure(_to_tensor, batch), training=False)
-            return keras.tree.map_structure(_to_numpy, outputs)
+            if not self._model.built:
+                return self._eager(batch)  # builds it
+            if self._variables is None:
+                self._variables = list(self._model.variables)
+            n_rows = len(keras.tree.flatten(batch)[0])
+            rows = bucket_rows(n_rows)
+            inputs = [_to_tensor(pad_rows(a, rows)) for a in keras.tree.flatten(batch)]
+            values = [v.value for v in self._variables]
+            trace = self._trace_for(rows, batch, inputs, values)
+            if trace is None:
+                return self._eager(batch)
+            results = _as_list(trace(*inputs, *values))
+            assigned = self._assigned[rows]
+            outputs = results[: len(results) - len(assigned)]
+            for index, value in zip(assigned, results[len(outputs) :], strict=True):
+                self._variables[index].assign(value)
+            outputs = keras.tree.pack_sequence_as(self._output_structure, outputs)
+            return keras.tree.map_structure(lambda o: _to_numpy(o[:n_rows]), outputs)
 
-    return forward
+    def _eager(self, batch: Any) -> Any:
+        outputs = self._model(
+            keras.tree.map_structure(_to_tensor, batch), training=False
+        )
+        return keras.tree.map_structure(_to_numpy, outputs)
+
+    def _trace_for(
+        self, rows: int, batch: Any, inputs: list, values: list
+    ) -> Callable[..., Any] | None:
+        with self._lock:
+            if rows not in self._traces:
+                self._traces[rows] = self._trace(batch, inputs, values, rows)
+            return self._traces[rows]
+
+    def _trace(
+        self, batch: Any, inputs: list, values: list, rows: int
+    ) -> Callable[..., Any] | None:
+        variables = self._variables
+
+        def stateless_call(*arguments: torch.Tensor) -> tuple:
+            flat_inputs = arguments[: len(inputs)]
+            current = arguments[len(inputs) :]
+            structured = keras.tree.pack_sequence_as(batch, list(flat_inputs))
+            mapping = list(zip(variables, current, strict=True))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                outputs = self._model(structured, training=False)
+            self._output_structure = outputs
+            assigned = [
+                i
+                for i, (variable, old) in enumerate(mapping)
+                if scope.get_current_value(variable) is not old
+            ]
+            self._assigned[rows] = assigned
+            updates = [scope.get_current_value(variables[i]) for i in assigned]
+            return (*keras.tree.flatten(outputs), *updates)
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                return torch.jit.trace(
+                    stateless_call, (*inputs, *values), check_trace=False, strict=False
+                )
+        except Exception:  # anything TorchScript cannot record: run eagerly
+            return None
+
+
+def _as_list(result: Any) -> list:
+    return list(result) if isinstance(result, tuple | list) else [result]
 
 
 def _to_tensor(array: np.ndarray) -> torch.Tensor:

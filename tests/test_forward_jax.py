@@ -25,7 +25,7 @@ def model():
 
 
 def test_batches_are_padded_to_few_shapes():
-    from skkeras_proba._forward_jax import bucket_rows
+    from skkeras_proba._buckets import bucket_rows
 
     padded = {n: bucket_rows(n) for n in (1, 8, 9, 16, 17, 5000, 8193, 20_000)}
     assert padded == {

@@ -76,3 +76,28 @@ def test_weights_still_train_after_an_inference_mode_pass():
         loss = model(X, training=True).sum()
     loss.backward()
     assert all(w.value.grad is not None for w in model.trainable_weights)
+
+
+def test_every_batch_size_is_traced_per_bucket_and_equals_the_eager_call():
+    from skkeras_proba._buckets import bucket_rows
+    from skkeras_proba._forward_torch import compile_forward
+
+    model = _mlp()
+    forward = compile_forward(model)
+    many = rng.standard_normal((300, 4)).astype("float32")
+    for rows in (1, 7, 9, 100, 300):
+        expected = _eager(model, many[:rows])
+        np.testing.assert_allclose(forward(many[:rows]), expected, rtol=1e-6, atol=1e-7)
+    buckets = {bucket_rows(rows) for rows in (1, 7, 9, 100, 300)}
+    assert set(forward._traces) == buckets
+    assert all(trace is not None for trace in forward._traces.values())
+
+
+def test_weights_set_after_tracing_are_used():
+    from skkeras_proba._forward_torch import compile_forward
+
+    model = _mlp()
+    forward = compile_forward(model)
+    forward(X)
+    model.set_weights([w * 2 for w in model.get_weights()])
+    np.testing.assert_allclose(forward(X), _eager(model, X), rtol=1e-6, atol=1e-7)
