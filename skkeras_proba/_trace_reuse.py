@@ -42,7 +42,8 @@ from typing import Any
 import keras
 
 IDLE_TRAINERS = 4
-"""Idle trainers kept per process, least recently used dropped first."""
+"""Architectures with idle trainers kept per process (least recently used
+dropped first), and idle trainers kept per architecture."""
 
 MAX_PARAMETERS = 1_000_000
 """Larger models train themselves (a trainer holds a copy of the weights)."""
@@ -167,7 +168,9 @@ def _take_idle(key: str) -> keras.Model | None:
 
 def _give_back(key: str, trainer: keras.Model) -> None:
     with _idle_lock:
-        _idle.setdefault(key, []).append(trainer)
+        trainers = _idle.setdefault(key, [])
+        if len(trainers) < IDLE_TRAINERS:  # fits in many threads make many
+            trainers.append(trainer)
         _idle.move_to_end(key)
         while len(_idle) > IDLE_TRAINERS:
             _idle.popitem(last=False)

@@ -156,3 +156,18 @@ def test_predictions_come_from_the_trained_weights(data):
     np.testing.assert_allclose(
         through_trainer.predict_proba(X), by_itself.predict_proba(X), atol=1e-6
     )
+
+
+def test_idle_trainers_are_bounded_per_architecture_and_in_all():
+    keys = [f"test-architecture-{i}" for i in range(_trace_reuse.IDLE_TRAINERS + 2)]
+    try:
+        for _ in range(_trace_reuse.IDLE_TRAINERS + 2):
+            _trace_reuse._give_back(keys[0], object())
+        assert len(_trace_reuse._idle[keys[0]]) == _trace_reuse.IDLE_TRAINERS
+        for key in keys[1:]:
+            _trace_reuse._give_back(key, object())
+        assert len(_trace_reuse._idle) == _trace_reuse.IDLE_TRAINERS
+        assert keys[0] not in _trace_reuse._idle  # least recently used: dropped
+    finally:
+        for key in keys:
+            _trace_reuse._idle.pop(key, None)
