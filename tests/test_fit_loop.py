@@ -12,8 +12,16 @@ from skkeras_proba._fit_loop import (
     fit_loop_settings,
     implements_batch_hooks,
 )
+from tests.backends import BACKEND, requires_backend
 
 ROWS, BATCH, EPOCHS = 200, 32, 3
+MULTI_STEP = BACKEND in ("tensorflow", "jax")
+multi_step_only = requires_backend(
+    "tensorflow",
+    "jax",
+    reason="Keras' PyTorch backend runs one batch per call, so "
+    'steps_per_execution="auto" leaves its loop as it is',
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +77,7 @@ def max_weight_difference(a, b):
 
 
 class TestFitLoopSettings:
+    @multi_step_only
     def test_auto_runs_one_epoch_per_call_and_keeps_the_iterator(self):
         model = dropout_logits_model()
         steps, extra = fit_loop_settings("auto", model, [], 100, {"batch_size": 32})
@@ -79,6 +88,7 @@ class TestFitLoopSettings:
         assert batches_per_epoch(100, None) == 4
         assert batches_per_epoch(5, None) == 1
 
+    @multi_step_only
     def test_batch_size_minus_one_means_one_batch(self):
         model = dropout_logits_model()
         steps, _ = fit_loop_settings("auto", model, [], 100, {"batch_size": -1})
@@ -103,6 +113,7 @@ class TestFitLoopSettings:
         model.compile("adam", "mse", run_eagerly=True)
         assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
 
+    @multi_step_only
     def test_validation_split_leaves_steps_per_epoch_to_keras(self):
         model = dropout_logits_model()
         kwargs = {"validation_split": 0.2}
@@ -130,7 +141,8 @@ def test_auto_trains_the_weights_of_keras_own_fit_with_the_same_seed(data):
     auto = fit_classifier(X, y)
     per_batch = fit_classifier(X, y, steps_per_execution=1)
 
-    assert auto.model_.steps_per_execution == batches_per_epoch(ROWS, BATCH)
+    per_epoch = batches_per_epoch(ROWS, BATCH) if MULTI_STEP else 1
+    assert auto.model_.steps_per_execution == per_epoch
     assert per_batch.model_.steps_per_execution == 1
     assert max_weight_difference(auto.model_, raw) <= 1e-6
     assert max_weight_difference(per_batch.model_, raw) <= 1e-6
@@ -152,6 +164,7 @@ def test_sample_weights_train_the_same_weights_in_either_loop(data):
     assert max_weight_difference(auto.model_, per_batch.model_) <= 1e-6
 
 
+@multi_step_only
 def test_epoch_callbacks_are_called_every_epoch(data):
     X, y = data
     callback = CountingCallback()
@@ -175,6 +188,7 @@ def test_validation_split_still_validates_every_epoch(data):
     assert len(clf.history_["val_loss"]) == EPOCHS
 
 
+@multi_step_only
 def test_partial_fit_keeps_the_traced_steps_per_execution(data):
     X, y = data
     clf = KerasClassifier(dropout_logits_model, batch_size=BATCH, random_state=0)
@@ -185,6 +199,7 @@ def test_partial_fit_keeps_the_traced_steps_per_execution(data):
     assert clf.current_epoch == 2
 
 
+@multi_step_only
 def test_regressor_runs_an_epoch_per_call(data):
     X, y = data
 
@@ -195,6 +210,17 @@ def test_regressor_runs_an_epoch_per_call(data):
 
     reg = KerasRegressor(build, epochs=2, batch_size=BATCH).fit(X, y.astype(float))
     assert reg.model_.steps_per_execution == batches_per_epoch(ROWS, BATCH)
+
+
+@requires_backend("torch", reason="the backends without multi-step training")
+def test_auto_leaves_keras_loop_and_more_steps_are_rejected_on_torch(data):
+    X, y = data
+    model = dropout_logits_model()
+    assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
+    clf = KerasClassifier(dropout_logits_model, steps_per_execution=2)
+    with pytest.raises(ValueError, match="one batch per call"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
 
 
 @pytest.mark.parametrize("bad", [0, -1, "fast", 1.5])
