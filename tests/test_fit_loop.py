@@ -212,7 +212,9 @@ def test_regressor_runs_an_epoch_per_call(data):
     assert reg.model_.steps_per_execution == batches_per_epoch(ROWS, BATCH)
 
 
-@requires_backend("torch", reason="the backends without multi-step training")
+@requires_backend(
+    "torch", reason='it tests what "auto" does where Keras runs one batch per call'
+)
 def test_auto_leaves_keras_loop_and_more_steps_are_rejected_on_torch(data):
     X, y = data
     model = dropout_logits_model()
