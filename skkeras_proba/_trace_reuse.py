@@ -48,6 +48,10 @@ dropped first), and idle trainers kept per architecture."""
 MAX_PARAMETERS = 1_000_000
 """Larger models train themselves (a trainer holds a copy of the weights)."""
 
+_RUNS_OUTSIDE_CODE = frozenset(
+    {"Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"}
+)
+
 _idle: OrderedDict[str, list[keras.Model]] = OrderedDict()
 _idle_lock = threading.Lock()
 
@@ -79,11 +83,17 @@ def architecture_key(model: keras.Model) -> str | None:
 
 
 def _only_keras_parts(config: Any) -> bool:
-    """Whether every serialised object in a configuration comes from Keras."""
+    """Whether every serialised object in a configuration comes from Keras.
+
+    Keras layers that run code from elsewhere (a ``Lambda``'s function, whose
+    closure its configuration does not hold; wrapped framework modules) count
+    as from elsewhere.
+    """
     if isinstance(config, dict):
         module = config.get("module")
-        if "class_name" in config and not (
-            isinstance(module, str) and module.split(".")[0] == "keras"
+        if "class_name" in config and (
+            not (isinstance(module, str) and module.split(".")[0] == "keras")
+            or config["class_name"] in _RUNS_OUTSIDE_CODE
         ):
             return False
         return all(_only_keras_parts(value) for value in config.values())

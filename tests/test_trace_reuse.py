@@ -85,6 +85,14 @@ class TestArchitectureKey:
         model.compile("adam", "mse")
         assert architecture_key(model) is None
 
+    def test_lambda_layer_is_not_keyed(self):
+        scale = 3.0  # a closure: not part of the Lambda's configuration
+        model = keras.Sequential(
+            [keras.Input((30,)), keras.layers.Lambda(lambda x: scale * x)]
+        )
+        model.compile("adam", "mse")
+        assert architecture_key(model) is None
+
     def test_custom_loss_function_is_not_keyed(self):
         def loss(y_true, y_pred):
             return keras.ops.mean((y_true - y_pred) ** 2)
