@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._compat import custom_gradients_released
-from skkeras_proba._fit_loop import check_steps_per_execution, fit_loop_settings
+from skkeras_proba._fit_loop import check_steps_per_execution, steps_per_execution_for
 from skkeras_proba._inference import (
     KERAS_PREDICT_KWARGS,
     Decode,
@@ -171,7 +171,7 @@ class KerasEstimatorBase(ScikerasFixes):
             if reset:
                 self._initialize(X, y)
             targets = self._keras_targets(y)
-            kwargs.update(self._drive_fit_loop(len(X), kwargs))
+            self._set_steps_per_execution(len(X), kwargs)
             with self._model_to_train(fresh=reset and epochs > 0):
                 self._fit_keras_model(
                     self._encode_features(X),
@@ -206,30 +206,22 @@ class KerasEstimatorBase(ScikerasFixes):
         self._bind_model(X, y)
         self._initialize_callbacks()
 
-    def _drive_fit_loop(self, n_rows: int, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Set ``model_``'s steps per execution; extra ``fit`` arguments.
+    def _set_steps_per_execution(self, n_rows: int, kwargs: dict[str, Any]) -> None:
+        """Set ``model_``'s steps per execution for this fit (see ``_fit_loop``).
 
-        See ``_fit_loop``: with ``steps_per_execution="auto"`` an epoch runs in
-        one call unless a callback needs batch-level hooks.
+        With ``steps_per_execution="auto"`` an epoch runs in one call unless a
+        callback needs batch-level hooks.
         """
-        resolved = {
-            name: kwargs.get(name, getattr(self, f"fit__{name}", None))
-            for name in ("batch_size", "validation_split", "steps_per_epoch")
-        }
-        resolved["batch_size"] = resolved["batch_size"] or self.batch_size
-        resolved["validation_split"] = (
-            resolved["validation_split"] or self.validation_split
-        )
-        steps, extra = fit_loop_settings(
+        batch_size = kwargs.get("batch_size", getattr(self, "fit__batch_size", None))
+        steps = steps_per_execution_for(
             self.steps_per_execution,
             self.model_,
             self._fit_callbacks,
             n_rows,
-            resolved,
+            batch_size or self.batch_size,
         )
         if steps is not None:
             self.model_.steps_per_execution = steps
-        return extra
 
     @contextlib.contextmanager
     def _model_to_train(self, fresh: bool) -> Iterator[None]:

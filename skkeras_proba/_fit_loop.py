@@ -1,36 +1,31 @@
-"""How Keras' ``fit`` loop is driven: steps per execution and steps per epoch.
+"""How Keras' ``fit`` loop is driven: steps per execution.
 
 On small tabular data a Keras fit spends most of its time outside the
 training maths (see the fit profile in ``docs/guide/performance.rst``): one
 call into the compiled train function per batch, each with its Python and
-dispatch overhead, and, on TensorFlow, two input iterators created per epoch
-(one for the epoch, one more at its end that the next epoch discards). Two
-settings remove most of that without changing what is computed:
+dispatch overhead. ``steps_per_execution`` set to the batches of one epoch
+runs the whole epoch in one call. The batches, their order and every update
+are the same as with one batch per call, so the trained weights equal those
+of Keras' own fit with the same seed (tested); what changes is that
+batch-level callback hooks (``on_train_batch_begin``/``_end``) are called once
+per epoch instead of per batch, and the progress bar advances an epoch at a
+time. So it is only chosen when no callback implements a batch hook, and not
+for a model compiled to run eagerly (for debugging).
 
-- ``steps_per_execution`` set to the batches of one epoch runs the whole epoch
-  in one call. The batches, their order and every update are the same as with
-  one batch per call, so the trained weights equal those of Keras' own fit
-  with the same seed (tested); what changes is that batch-level callback hooks
-  (``on_train_batch_begin``/``_end``) are called once per epoch instead of per
-  batch, and the progress bar advances an epoch at a time. So it is only
-  chosen when no callback implements a batch hook, and not for a model
-  compiled to run eagerly (for debugging).
-- ``steps_per_epoch`` set to the epoch's batches makes Keras keep its input
-  iterator across epoch boundaries instead of making a throw-away one at the
-  end of each epoch. Only set when Keras would derive the same number itself:
-  the estimator's own validation split changes the training rows, so with one
-  it is left to Keras.
+``steps_per_epoch`` is left to Keras: passing it would also spare Keras one
+input iterator per epoch, but it changes the shuffles of a seeded model's
+later incremental fits (a ``partial_fit`` after a pickle round trip trained
+other weights than one without: scikeras' ``test_partial_fit_pickle``).
 
-An estimator's ``steps_per_execution="auto"`` applies both; an integer is used
-as Keras' ``steps_per_execution`` and leaves ``steps_per_epoch`` alone (1 gives
-Keras' own loop). Keras' PyTorch backend runs one batch per call only, so there
-"auto" leaves Keras' loop as it is.
+An estimator's ``steps_per_execution="auto"`` applies this; an integer is used
+as Keras' ``steps_per_execution`` (1 gives Keras' own loop). Keras' PyTorch
+backend runs one batch per call only, so there "auto" leaves Keras' loop as it
+is.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import keras
 
@@ -71,14 +66,14 @@ def check_steps_per_execution(setting: int | str) -> None:
         )
 
 
-def fit_loop_settings(
+def steps_per_execution_for(
     setting: int | str,
     model: keras.Model,
     callbacks: list[keras.callbacks.Callback],
     n_rows: int,
-    fit_kwargs: dict[str, Any],
-) -> tuple[int | None, dict[str, Any]]:
-    """Keras' ``steps_per_execution`` and extra ``fit`` arguments for one fit.
+    batch_size: int | None,
+) -> int | None:
+    """Keras' ``steps_per_execution`` for one fit; None leaves the model's own.
 
     Parameters
     ----------
@@ -90,36 +85,21 @@ def fit_loop_settings(
         The user's callbacks of the fit.
     n_rows : int
         Training rows passed to ``fit`` (before any validation split).
-    fit_kwargs : dict
-        The ``fit`` arguments the estimator resolved so far (``batch_size``,
-        ``validation_split``, ``steps_per_epoch``...).
-
-    Returns
-    -------
-    steps_per_execution : int or None
-        The value to give the model; None leaves the model's own.
-    extra_fit_kwargs : dict
-        Arguments to add to the ``fit`` call.
+    batch_size : int or None
+        The fit's batch size; None for Keras' default, -1 for all rows.
     """
     if getattr(model, "train_function", None) is not None:
         # An incremental fit reuses the traced train function, which was
         # traced for the model's current steps_per_execution.
-        return None, {}
+        return None
     if setting != AUTO:
-        return int(setting), {}
+        return int(setting)
     if model.steps_per_execution != 1:
-        return None, {}  # compiled with a value of the user's choosing
+        return None  # compiled with a value of the user's choosing
     if model.run_eagerly:
-        return None, {}  # debugging: Keras' loop, one batch at a time
+        return None  # debugging: Keras' loop, one batch at a time
     if keras.backend.backend() not in _BACKENDS_WITH_MULTI_STEP:
-        return None, {}
+        return None
     if any(implements_batch_hooks(callback) for callback in callbacks):
-        return None, {}
-    batch_size = fit_kwargs.get("batch_size")
-    if batch_size == -1:
-        batch_size = n_rows
-    steps = batches_per_epoch(n_rows, batch_size)
-    derives_same_epoch = not fit_kwargs.get("validation_split") and (
-        fit_kwargs.get("steps_per_epoch") is None
-    )
-    return steps, {"steps_per_epoch": steps} if derives_same_epoch else {}
+        return None
+    return batches_per_epoch(n_rows, n_rows if batch_size == -1 else batch_size)

@@ -63,10 +63,10 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         Number of training epochs.
     steps_per_execution : "auto" or int, default="auto"
         Training batches per call into Keras' compiled train function.
-        ``"auto"`` runs a whole epoch per call (and lets Keras keep its input
-        iterator across epochs) unless a callback implements a batch-level
-        hook or the model was compiled with its own value: the trained weights
-        are the same as with Keras' own loop, only faster on small data. An
+        ``"auto"`` runs a whole epoch per call unless a callback implements a
+        batch-level hook or the model was compiled with its own value: the
+        trained weights are the same as with Keras' own loop, only faster on
+        small data. An
         int is passed to Keras as is; 1 is Keras' own one batch per call. See
         the performance guide.
     reuse_train_trace : bool, default=True

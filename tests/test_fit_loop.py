@@ -1,16 +1,19 @@
 """Driving Keras' fit loop: an epoch per call, the same training as Keras' own."""
 
+import pickle
+
 import keras
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._fit_loop import (
     batches_per_epoch,
-    fit_loop_settings,
     implements_batch_hooks,
+    steps_per_execution_for,
 )
 from tests.backends import BACKEND, requires_backend
 
@@ -40,6 +43,12 @@ def dropout_logits_model(n_features=30):
             keras.layers.Dense(2),
         ]
     )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def linear_logits_model(n_features=30):
+    model = keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(2)])
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
@@ -76,13 +85,12 @@ def max_weight_difference(a, b):
     )
 
 
-class TestFitLoopSettings:
+class TestStepsPerExecutionFor:
     @multi_step_only
-    def test_auto_runs_one_epoch_per_call_and_keeps_the_iterator(self):
+    def test_auto_runs_one_epoch_per_call(self):
         model = dropout_logits_model()
-        steps, extra = fit_loop_settings("auto", model, [], 100, {"batch_size": 32})
+        steps = steps_per_execution_for("auto", model, [], 100, 32)
         assert steps == batches_per_epoch(100, 32) == 4
-        assert extra == {"steps_per_epoch": 4}
 
     def test_keras_default_batch_size_when_none(self):
         assert batches_per_epoch(100, None) == 4
@@ -91,40 +99,26 @@ class TestFitLoopSettings:
     @multi_step_only
     def test_batch_size_minus_one_means_one_batch(self):
         model = dropout_logits_model()
-        steps, _ = fit_loop_settings("auto", model, [], 100, {"batch_size": -1})
-        assert steps == 1
+        assert steps_per_execution_for("auto", model, [], 100, -1) == 1
 
-    def test_integer_is_used_as_given_without_steps_per_epoch(self):
+    def test_integer_is_used_as_given(self):
         model = dropout_logits_model()
-        assert fit_loop_settings(5, model, [], 100, {}) == (5, {})
+        assert steps_per_execution_for(5, model, [], 100, None) == 5
 
     def test_batch_hook_callback_keeps_keras_loop(self):
         model = dropout_logits_model()
         callbacks = [BatchCountingCallback()]
-        assert fit_loop_settings("auto", model, callbacks, 100, {}) == (None, {})
+        assert steps_per_execution_for("auto", model, callbacks, 100, None) is None
 
     def test_value_compiled_into_the_model_is_kept(self):
         model = dropout_logits_model()
         model.compile("adam", "mse", steps_per_execution=3)
-        assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
+        assert steps_per_execution_for("auto", model, [], 100, None) is None
 
     def test_eager_model_keeps_keras_loop(self):
         model = dropout_logits_model()
         model.compile("adam", "mse", run_eagerly=True)
-        assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
-
-    @multi_step_only
-    def test_validation_split_leaves_steps_per_epoch_to_keras(self):
-        model = dropout_logits_model()
-        kwargs = {"validation_split": 0.2}
-        steps, extra = fit_loop_settings("auto", model, [], 100, kwargs)
-        assert steps == 4
-        assert extra == {}
-
-    def test_given_steps_per_epoch_is_left_alone(self):
-        model = dropout_logits_model()
-        _, extra = fit_loop_settings("auto", model, [], 100, {"steps_per_epoch": 2})
-        assert extra == {}
+        assert steps_per_execution_for("auto", model, [], 100, None) is None
 
     def test_epoch_callbacks_have_no_batch_hooks(self):
         assert not implements_batch_hooks(CountingCallback())
@@ -199,6 +193,17 @@ def test_partial_fit_keeps_the_traced_steps_per_execution(data):
     assert clf.current_epoch == 2
 
 
+def test_partial_fit_after_a_pickle_round_trip_trains_the_same_weights(data):
+    # scikeras' test_partial_fit_pickle, which passing steps_per_epoch broke.
+    X, y = data
+    straight = KerasClassifier(linear_logits_model, batch_size=BATCH, random_state=0)
+    reloaded = clone(straight)
+    for _ in range(3):
+        straight.partial_fit(X, y)
+        reloaded = pickle.loads(pickle.dumps(reloaded)).partial_fit(X, y)
+    assert max_weight_difference(straight.model_, reloaded.model_) <= 1e-6
+
+
 @multi_step_only
 def test_regressor_runs_an_epoch_per_call(data):
     X, y = data
@@ -218,7 +223,7 @@ def test_regressor_runs_an_epoch_per_call(data):
 def test_auto_leaves_keras_loop_and_more_steps_are_rejected_on_torch(data):
     X, y = data
     model = dropout_logits_model()
-    assert fit_loop_settings("auto", model, [], 100, {}) == (None, {})
+    assert steps_per_execution_for("auto", model, [], 100, None) is None
     clf = KerasClassifier(dropout_logits_model, steps_per_execution=2)
     with pytest.raises(ValueError, match="one batch per call"):
         clf.fit(X, y)
