@@ -31,7 +31,7 @@ import psutil
 from _workload import fit_raw_keras, make_data, ours
 
 from skkeras_proba._compat import custom_gradients_released
-from skkeras_proba._inference import DEFAULT_BATCH_SIZE
+from skkeras_proba._inference import default_batch_size
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -106,9 +106,15 @@ def peak_worker(rows: int, method: str) -> dict:
     clf = ours().fit(X_train, y_train)
     X, _ = make_data(rows, seed=1)
     predict = _predictor(clf, method)
+    batch_rows = default_batch_size()
     # Trace and warm up on full batches, so that only the big call is measured:
     # the first batch of a new size makes TensorFlow keep some MiB of buffers.
-    predict(X[: 2 * DEFAULT_BATCH_SIZE])
+    # A last, shorter batch is warmed up too, twice: on JAX and PyTorch it is
+    # compiled for its own row bucket, and TorchScript optimises a trace on
+    # its second run.
+    predict(X[: 2 * batch_rows])
+    for _ in range(2 if rows % batch_rows else 0):
+        predict(X[: rows % batch_rows])
     gc.collect()
     baseline = rss()
     with PeakRSS() as sampler:
@@ -122,8 +128,8 @@ def peak_worker(rows: int, method: str) -> dict:
         "kernel_peak": None if hwm is None else hwm - baseline,
         "input_bytes": X.nbytes,
         "output_bytes": out.nbytes,
-        "batch_rows": DEFAULT_BATCH_SIZE,
-        "batch_bytes": batch_bytes(clf.model_, min(rows, DEFAULT_BATCH_SIZE)),
+        "batch_rows": batch_rows,
+        "batch_bytes": batch_bytes(clf.model_, min(rows, batch_rows)),
     }
 
 

@@ -117,7 +117,7 @@ from _workload import (
 )
 
 import skkeras_proba
-from skkeras_proba._inference import DEFAULT_BATCH_SIZE
+from skkeras_proba._inference import default_batch_size
 
 MIB = 2**20
 MEMORY_WORKER = Path(__file__).with_name("_memory.py")
@@ -714,9 +714,8 @@ def _median_difference(times: dict[str, list[float]]) -> float:
 
 
 def peak_section(config: Config) -> dict:
-    _heading(
-        f"peak memory: {config.peak_rows:,} rows, predict batch {DEFAULT_BATCH_SIZE:,}"
-    )
+    batch_rows = default_batch_size()
+    _heading(f"peak memory: {config.peak_rows:,} rows, predict batch {batch_rows:,}")
     peak = [
         run_worker("peak", "--rows", str(config.peak_rows), "--method", method)
         for method in ("ours", "eager")

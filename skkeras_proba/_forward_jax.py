@@ -66,9 +66,15 @@ class _JittedForward:
                 list(self._model.non_trainable_variables),
             )
         trainable, non_trainable = self._variables
-        n_rows = len(keras.tree.flatten(batch)[0])
-        padded = keras.tree.map_structure(
-            lambda a: pad_rows(a, bucket_rows(n_rows)), batch
+        # A single array, the common case, skips the tree walks: at one row
+        # they would cost as much as the rest of the Python around the call.
+        single = isinstance(batch, np.ndarray)
+        n_rows = len(batch if single else keras.tree.flatten(batch)[0])
+        rows = bucket_rows(n_rows)
+        padded = (
+            pad_rows(batch, rows)
+            if single
+            else keras.tree.map_structure(lambda a: pad_rows(a, rows), batch)
         )
         outputs, updated = self._jitted(
             [v.value for v in trainable], [v.value for v in non_trainable], padded
@@ -76,6 +82,8 @@ class _JittedForward:
         for variable, value in zip(non_trainable, updated, strict=True):
             if value is not None:
                 variable.assign(value)
+        if isinstance(outputs, jax.Array):
+            return np.asarray(outputs)[:n_rows]
         return keras.tree.map_structure(lambda o: np.asarray(o)[:n_rows], outputs)
 
     def _stateless_forward(

@@ -23,6 +23,7 @@ import functools
 import importlib
 import threading
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import keras
@@ -35,7 +36,9 @@ DEFAULT_BATCH_SIZE = 8192
 """Rows per forward call when ``predict__batch_size`` is not set.
 
 Large enough that per-call overhead vanishes, small enough that one batch of
-activations of a typical tabular or small image model stays in a few MiB.
+activations of a typical tabular or small image model stays in a few MiB. A
+backend's forward module may set its own ``DEFAULT_BATCH_SIZE`` (see
+:func:`default_batch_size`).
 """
 
 Decode = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -64,6 +67,8 @@ class Forward:
         self.model = model
         self._read = read
         self._traced = _Traced(model if read is None else read(model))
+        self.batch_size = default_batch_size()
+        """Rows per forward call when a call gives none."""
         self._stochastic: tuple[keras.Model, _Traced] | None = None
         self._stochastic_lock = threading.Lock()
 
@@ -77,7 +82,7 @@ class Forward:
         X : ndarray, sparse matrix, or list/dict of ndarrays
             Model input with samples on the first axis.
         batch_size : int, default=None
-            Rows per forward call; :data:`DEFAULT_BATCH_SIZE` if None.
+            Rows per forward call; :attr:`batch_size` if None.
         decode : callable, default=None
             Applied to each batch's raw outputs (a list with one array per
             head); it returns a list of arrays with the batch's rows, e.g.
@@ -88,7 +93,7 @@ class Forward:
         outputs : list of ndarray
             What ``decode`` returns, for all ``len(X)`` rows.
         """
-        return _batched(self._traced, X, batch_size, decode)
+        return _batched(self._traced, X, batch_size or self.batch_size, decode)
 
     def keras_predict(
         self, X: Any, decode: Decode | None = None, **predict_kwargs: Any
@@ -149,7 +154,9 @@ class Forward:
             def rows_first(outputs: list[np.ndarray]) -> list[np.ndarray]:
                 return [np.swapaxes(output, 0, 1) for output in outputs]
 
-            return _batched(run_passes, X, batch_size, decode or rows_first)
+            return _batched(
+                run_passes, X, batch_size or self.batch_size, decode or rows_first
+            )
 
 
 class _Traced:
@@ -168,7 +175,10 @@ class _Traced:
             result = [result[name] for name in names]
         elif not isinstance(result, list | tuple):
             result = [result]
-        return [keras.ops.convert_to_numpy(r) for r in result]
+        return [
+            r if isinstance(r, np.ndarray) else keras.ops.convert_to_numpy(r)
+            for r in result
+        ]
 
 
 _FORWARD_MODULES = {
@@ -190,10 +200,20 @@ def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
     Backends without a module of their own (numpy, openvino) call the model
     eagerly.
     """
-    module_name = _FORWARD_MODULES.get(keras.backend.backend())
-    if module_name is None:
+    module = _forward_module()
+    if module is None:
         return functools.partial(_eager_call, model)
-    return importlib.import_module(module_name).compile_forward(model)
+    return module.compile_forward(model)
+
+
+def default_batch_size() -> int:
+    """Rows per forward call on the current backend when none is asked for."""
+    return getattr(_forward_module(), "DEFAULT_BATCH_SIZE", DEFAULT_BATCH_SIZE)
+
+
+def _forward_module() -> ModuleType | None:
+    module_name = _FORWARD_MODULES.get(keras.backend.backend())
+    return None if module_name is None else importlib.import_module(module_name)
 
 
 KERAS_PREDICT_KWARGS = frozenset({"batch_size", "verbose", "steps", "callbacks"})
@@ -229,11 +249,10 @@ def needs_keras_predict_loop(
 def _batched(
     run: Callable[[Any], list[np.ndarray]],
     X: Any,
-    batch_size: int | None,
+    batch_size: int,
     decode: Decode | None,
 ) -> list[np.ndarray]:
     """``decode(run(batch))`` for each batch of ``X``, gathered into arrays."""
-    batch_size = batch_size or DEFAULT_BATCH_SIZE
     n_samples = _n_samples(X)
     outputs: list[np.ndarray] | None = None
     for start in range(0, n_samples, batch_size):

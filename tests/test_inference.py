@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
 from skkeras_proba import KerasClassifier
-from skkeras_proba._inference import Forward
+from skkeras_proba._inference import DEFAULT_BATCH_SIZE, Forward
 from tests.models import logits_head
 
 X, Y = load_digits(return_X_y=True)
@@ -108,6 +108,21 @@ def test_decode_sees_each_batch_once_and_fills_every_row(fitted):
     (decoded,) = Forward(fitted.model_)(X, batch_size=150, decode=doubled)
     assert batch_rows == [150, 150, 100]
     np.testing.assert_array_equal(decoded, 2.0 * raw)
+
+
+def test_without_a_batch_size_batches_have_the_backends_default_rows():
+    expected = 4096 if keras.backend.backend() == "torch" else DEFAULT_BATCH_SIZE
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    batch_rows = []
+
+    def rows_seen(raw):
+        batch_rows.append(len(raw[0]))
+        return raw
+
+    (outputs,) = Forward(model)(np.ones((expected + 3, 2)), decode=rows_seen)
+    assert batch_rows == [expected, 3]
+    eager = keras.ops.convert_to_numpy(model(np.ones((expected + 3, 2))))
+    np.testing.assert_allclose(outputs, eager, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize(
