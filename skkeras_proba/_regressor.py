@@ -66,9 +66,8 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         ``"auto"`` runs a whole epoch per call unless a callback implements a
         batch-level hook or the model was compiled with its own value: the
         trained weights are the same as with Keras' own loop, only faster on
-        small data. An
-        int is passed to Keras as is; 1 is Keras' own one batch per call. See
-        the performance guide.
+        small data. An int is passed to Keras as is; 1 is Keras' own one batch
+        per call. See the performance guide.
     reuse_train_trace : bool, default=True
         On TensorFlow, train a freshly built model of Keras' own parts through
         a private copy of the same architecture whose train step is already
