@@ -19,6 +19,7 @@ from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skkeras_proba._seeding import release_random_state_callbacks, seed_from, seeded
+from skkeras_proba._validation import needs_validation
 
 
 class ScikerasFixes(BaseWrapper):
@@ -43,8 +44,10 @@ class ScikerasFixes(BaseWrapper):
         scikeras validates by hand: ``feature_names_in_`` is never set and a wrong
         feature count gives a non-standard message. Images and other N-d inputs
         must also match the fitted per-sample shape. Object X becomes Keras'
-        float type, as in scikeras (scikit-learn would make it float64).
-        Pinned by ``test_validate_data_sets_feature_names_and_standard_messages``
+        float type, as in scikeras (scikit-learn would make it float64). A
+        prediction's X that ``validate_data`` would return unchanged skips it
+        (see ``_validation.py``). Pinned by
+        ``test_validate_data_sets_feature_names_and_standard_messages``
         and ``test_object_X_reaches_keras_in_its_float_type``.
         """
         kwargs = {
@@ -53,12 +56,12 @@ class ScikerasFixes(BaseWrapper):
             "allow_nd": True,
             "dtype": _input_dtype(X),
         }
-        if y is None:
-            X = validate_data(self, X, **kwargs)
-        else:
+        if y is not None:
             X, y = validate_data(
                 self, X, y, multi_output=True, y_numeric=y_numeric, **kwargs
             )
+        elif reset or needs_validation(self, X):
+            X = validate_data(self, X, **kwargs)
         if reset:
             self.X_shape_, self.X_dtype_ = X.shape, X.dtype
             if y is not None:  # read by build functions from meta, as in scikeras
