@@ -25,9 +25,11 @@ new model draws one extra shuffle while building its metrics (from a first
 batch), which a trainer, already built, would skip: its batches would come in
 another order than the model's own fit.
 
-Only models made entirely of Keras' own parts are keyed: a custom layer, loss
-or metric may behave differently with the same configuration, so such models
-train themselves, as they do when no trainer is idle.
+Only models of Keras' own classes made entirely of Keras' own parts are
+keyed: a model subclass may train differently (its own ``train_step``), a
+custom layer, loss or metric may behave differently with the same
+configuration, so such models train themselves, as they do when no trainer is
+idle.
 """
 
 from __future__ import annotations
@@ -61,9 +63,13 @@ def architecture_key(model: keras.Model) -> str | None:
 
     The model's and its compile configuration with generated names (``dense_3``,
     ``adam_1``) replaced by their order of appearance, and its steps per
-    execution. None for models with parts from outside Keras, and for models
-    compiled to run eagerly (nothing is traced).
+    execution. None for models of a class or with parts from outside Keras
+    (a subclass may override ``train_step``, which a trainer, a copy of
+    Keras' class, would not run), and for models compiled to run eagerly
+    (nothing is traced).
     """
+    if not _from_keras(type(model).__module__):
+        return None
     try:
         config = {
             "model": model.get_config(),
@@ -92,14 +98,17 @@ def _only_keras_parts(config: Any) -> bool:
     if isinstance(config, dict):
         module = config.get("module")
         if "class_name" in config and (
-            not (isinstance(module, str) and module.split(".")[0] == "keras")
-            or config["class_name"] in _RUNS_OUTSIDE_CODE
+            not _from_keras(module) or config["class_name"] in _RUNS_OUTSIDE_CODE
         ):
             return False
         return all(_only_keras_parts(value) for value in config.values())
     if isinstance(config, list | tuple):
         return all(_only_keras_parts(value) for value in config)
     return not callable(config)
+
+
+def _from_keras(module: Any) -> bool:
+    return isinstance(module, str) and module.split(".")[0] == "keras"
 
 
 def _collect_names(config: Any, names: dict[str, str]) -> None:

@@ -46,6 +46,19 @@ class Scaled(keras.layers.Layer):
         return 2 * x
 
 
+class NoUpdates(keras.Sequential):
+    """A model whose own ``train_step`` leaves its weights as they are."""
+
+    def train_step(self, data):
+        return {"loss": keras.ops.zeros(())}
+
+
+def no_updates_model():
+    model = NoUpdates([keras.Input((30,)), keras.layers.Dense(2)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
 class TestArchitectureKey:
     def test_two_builds_of_one_architecture_share_a_key(self):
         assert architecture_key(mlp()) == architecture_key(mlp())
@@ -84,6 +97,9 @@ class TestArchitectureKey:
         model = keras.Sequential([keras.Input((30,)), Scaled(), keras.layers.Dense(2)])
         model.compile("adam", "mse")
         assert architecture_key(model) is None
+
+    def test_model_subclass_is_not_keyed(self):
+        assert architecture_key(no_updates_model()) is None
 
     def test_lambda_layer_is_not_keyed(self):
         scale = 3.0  # a closure: not part of the Lambda's configuration
@@ -179,3 +195,12 @@ def test_idle_trainers_are_bounded_per_architecture_and_in_all():
     finally:
         for key in keys:
             _trace_reuse._idle.pop(key, None)
+
+
+def test_a_model_subclass_trains_with_its_own_train_step(data):
+    X, y = data
+    for _ in range(2):  # the second fit would find a trainer, were it keyed
+        clf = KerasClassifier(no_updates_model, epochs=EPOCHS, random_state=0)
+        untrained = clf.initialize(X, y).model_.get_weights()
+        clf.fit(X, y)
+        np.testing.assert_array_equal(clf.model_.get_weights()[0], untrained[0])
