@@ -81,7 +81,8 @@ class ScikerasFixes(BaseWrapper):
         user's object changes and a re-fit continues from trained weights. We
         clone it (fresh weights, same compile settings); seeding is done by the
         caller without scikeras' process-wide side effects (see ``_seeding``).
-        Pinned by ``test_model_instance_is_cloned_per_fit``.
+        Pinned by ``test_model_instance_is_cloned_per_fit`` and
+        ``test_cloned_model_instance_keeps_its_sequential_subclass``.
         """
         if not isinstance(self.model, keras.Model):
             return super()._build_keras_model()
@@ -166,9 +167,17 @@ class ScikerasFixes(BaseWrapper):
 
 
 def clone_compiled(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` with fresh weights and the same compile settings."""
+    """A copy of ``model`` with fresh weights and the same compile settings.
+
+    Of the same class: ``clone_model`` rebuilds a subclass of ``Sequential``
+    as a plain ``Sequential``, which would not run the subclass's own code (a
+    ``train_step`` of its own, say), so such a model is rebuilt by its class
+    from its configuration.
+    """
     try:
         clone = keras.models.clone_model(model)
+        if type(clone) is not type(model):
+            clone = type(model).from_config(model.get_config())
     except (TypeError, ValueError, NotImplementedError) as error:
         raise TypeError(
             f"Cannot clone the {type(model).__name__} passed as model=: {error} "

@@ -117,3 +117,24 @@ def linear_regression_head(meta, hidden=HIDDEN, learning_rate=0.01):
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.Adam(learning_rate), "mse")
     return model
+
+
+class FitRecordingSequential(keras.Sequential):
+    """A ``Sequential`` subclass that keeps the keyword arguments of its ``fit``.
+
+    Stands for any model class of the user's own: its ``fit_kwargs`` exist
+    only if its own code ran.
+    """
+
+    def fit(self, *args, **kwargs):
+        self.fit_kwargs = kwargs
+        return super().fit(*args, **kwargs)
+
+
+def fit_recording_logits_head(meta):
+    """A ``FitRecordingSequential`` of Dense(n_classes) linear, from logits."""
+    model = FitRecordingSequential(
+        [keras.Input(meta["X_shape_"][1:]), keras.layers.Dense(meta["n_classes_"])]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model

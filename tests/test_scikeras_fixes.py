@@ -11,7 +11,12 @@ from sklearn.model_selection import StratifiedKFold, check_cv
 
 from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._compat import tf_op_determinism_enabled
-from tests.models import linear_regression_head, logits_head, one_hot_softmax_head
+from tests.models import (
+    fit_recording_logits_head,
+    linear_regression_head,
+    logits_head,
+    one_hot_softmax_head,
+)
 
 X, Y = load_iris(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
@@ -63,6 +68,15 @@ def test_model_instance_is_cloned_per_fit():
     for w_before, w_after in zip(before, instance.get_weights(), strict=True):
         np.testing.assert_array_equal(w_before, w_after)
     assert clf.model_.loss.get_config()["from_logits"]  # compile settings kept
+
+
+def test_cloned_model_instance_keeps_its_sequential_subclass():
+    # keras.models.clone_model alone would make it a plain Sequential
+    instance = fit_recording_logits_head({"X_shape_": X.shape, "n_classes_": 3})
+    clf = KerasClassifier(instance, epochs=2, random_state=0).fit(X, Y)
+    assert type(clf.model_) is type(instance) and clf.model_ is not instance
+    assert clf.model_.fit_kwargs["epochs"] == 2  # its own fit ran
+    assert clf.model_.loss.get_config()["from_logits"]
 
 
 def test_class_weight_leaves_callers_sample_weight_untouched():
