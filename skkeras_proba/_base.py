@@ -15,7 +15,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._compat import custom_gradients_released
-from skkeras_proba._fit_loop import check_steps_per_execution, steps_per_execution_for
+from skkeras_proba._fit_loop import (
+    check_steps_per_execution,
+    steps_per_epoch_for,
+    steps_per_execution_for,
+)
 from skkeras_proba._inference import (
     KERAS_PREDICT_KWARGS,
     Decode,
@@ -171,7 +175,7 @@ class KerasEstimatorBase(ScikerasFixes):
             if reset:
                 self._initialize(X, y)
             targets = self._keras_targets(y)
-            self._set_steps_per_execution(len(X), kwargs)
+            self._set_fit_loop(len(X), epochs, kwargs)
             with self._model_to_train(fresh=reset and epochs > 0):
                 self._fit_keras_model(
                     self._encode_features(X),
@@ -206,22 +210,40 @@ class KerasEstimatorBase(ScikerasFixes):
         self._bind_model(X, y)
         self._initialize_callbacks()
 
-    def _set_steps_per_execution(self, n_rows: int, kwargs: dict[str, Any]) -> None:
-        """Set ``model_``'s steps per execution for this fit (see ``_fit_loop``).
+    def _set_fit_loop(self, n_rows: int, epochs: int, kwargs: dict[str, Any]) -> None:
+        """Set this fit's steps per execution and per epoch (see ``_fit_loop``).
 
         With ``steps_per_execution="auto"`` an epoch runs in one call unless a
-        callback needs batch-level hooks.
+        callback needs batch-level hooks, and Keras keeps its input iterator
+        from one epoch to the next. ``kwargs`` are the fit's Keras arguments.
         """
-        batch_size = kwargs.get("batch_size", getattr(self, "fit__batch_size", None))
+        batch_size = self._fit_setting("batch_size", kwargs) or self.batch_size
+        given_steps_per_epoch = self._fit_setting("steps_per_epoch", kwargs)
         steps = steps_per_execution_for(
             self.steps_per_execution,
             self.model_,
             self._fit_callbacks,
             n_rows,
-            batch_size or self.batch_size,
+            batch_size,
+            given_steps_per_epoch,
         )
         if steps is not None:
             self.model_.steps_per_execution = steps
+        if given_steps_per_epoch is None:
+            steps_per_epoch = steps_per_epoch_for(
+                self.steps_per_execution,
+                steps,
+                epochs,
+                self._fit_setting("validation_split", kwargs),
+            )
+            if steps_per_epoch is not None:
+                kwargs["steps_per_epoch"] = steps_per_epoch
+
+    def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
+        """A ``keras.Model.fit`` argument as scikeras will pass it, or None."""
+        if name in kwargs:
+            return kwargs[name]
+        return getattr(self, f"fit__{name}", getattr(self, name, None))
 
     @contextlib.contextmanager
     def _model_to_train(self, fresh: bool) -> Iterator[None]:

@@ -115,13 +115,16 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         ``"auto"`` runs a whole epoch per call unless a callback implements a
         batch-level hook or the model was compiled with its own value: the
         trained weights are the same as with Keras' own loop, only faster on
-        small data. An int is passed to Keras as is; 1 is Keras' own one batch
-        per call. See the performance guide.
+        small data. Fits of several epochs also let Keras keep its input
+        iterator from one epoch to the next (``steps_per_epoch``). An int is
+        passed to Keras as is; 1 is Keras' own one batch per call. See the
+        performance guide.
     reuse_train_trace : bool, default=True
-        On TensorFlow, train a freshly built model of Keras' own parts through
-        a private copy of the same architecture whose train step is already
-        traced, so that refits (folds of a search, cross-validation) skip
-        Keras' tracing; the weights are the same as the model training itself.
+        On TensorFlow, train a freshly built model of Keras' own class and
+        parts through a private copy of the same architecture whose train
+        step is already traced, so that refits (folds of a search,
+        cross-validation) skip Keras' tracing; the weights are the same as the
+        model training itself.
         Callbacks see that copy as their ``model``. False: every model trains
         itself. See the performance guide.
     **kwargs : dict

@@ -1,4 +1,4 @@
-"""How Keras' ``fit`` loop is driven: steps per execution.
+"""How Keras' ``fit`` loop is driven: steps per execution and per epoch.
 
 On small tabular data a Keras fit spends most of its time outside the
 training maths (see the fit profile in ``docs/guide/performance.rst``): one
@@ -12,10 +12,14 @@ per epoch instead of per batch, and the progress bar advances an epoch at a
 time. So it is only chosen when no callback implements a batch hook, and not
 for a model compiled to run eagerly (for debugging).
 
-``steps_per_epoch`` is left to Keras: passing it would also spare Keras one
-input iterator per epoch, but it changes the shuffles of a seeded model's
-later incremental fits (a ``partial_fit`` after a pickle round trip trained
-other weights than one without: scikeras' ``test_partial_fit_pickle``).
+Keras also makes a new input iterator at the start and at the end of every
+epoch, each instantiating the input pipeline (``tf.data`` on TensorFlow), so
+every epoch but the first builds one that is thrown away. Given
+``steps_per_epoch``, Keras keeps the iterator made at the end of an epoch for
+the next one. "auto" passes it, as the batches of an epoch, to fits of more
+than one epoch: the batches and the trained weights stay the same (tested).
+Not to ``partial_fit`` (one epoch makes the same two iterators either way)
+nor with ``validation_split`` (which trains on fewer rows).
 
 An estimator's ``steps_per_execution="auto"`` applies this; an integer is used
 as Keras' ``steps_per_execution`` (1 gives Keras' own loop). Keras' PyTorch
@@ -72,6 +76,7 @@ def steps_per_execution_for(
     callbacks: list[keras.callbacks.Callback],
     n_rows: int,
     batch_size: int | None,
+    steps_per_epoch: int | None = None,
 ) -> int | None:
     """Keras' ``steps_per_execution`` for one fit; None leaves the model's own.
 
@@ -87,6 +92,9 @@ def steps_per_execution_for(
         Training rows passed to ``fit`` (before any validation split).
     batch_size : int or None
         The fit's batch size; None for Keras' default, -1 for all rows.
+    steps_per_epoch : int or None
+        The fit's own ``steps_per_epoch``, when given: an epoch is then that
+        many batches.
     """
     if getattr(model, "train_function", None) is not None:
         # An incremental fit reuses the traced train function, which was
@@ -102,4 +110,32 @@ def steps_per_execution_for(
         return None
     if any(implements_batch_hooks(callback) for callback in callbacks):
         return None
-    return batches_per_epoch(n_rows, n_rows if batch_size == -1 else batch_size)
+    batches = batches_per_epoch(n_rows, n_rows if batch_size == -1 else batch_size)
+    return min(batches, steps_per_epoch) if steps_per_epoch else batches
+
+
+def steps_per_epoch_for(
+    setting: int | str,
+    steps_per_execution: int | None,
+    epochs: int,
+    validation_split: float,
+) -> int | None:
+    """Keras' ``steps_per_epoch`` for one fit; None leaves it to Keras.
+
+    Parameters
+    ----------
+    setting : "auto" or int
+        The estimator's ``steps_per_execution``.
+    steps_per_execution : int or None
+        What ``steps_per_execution_for`` chose for this fit: the batches of
+        an epoch when "auto" runs an epoch per call.
+    epochs : int
+        Epochs this fit trains.
+    validation_split : float
+        The fit's ``validation_split``.
+    """
+    if setting != AUTO or steps_per_execution is None:
+        return None
+    if epochs <= 1 or validation_split:
+        return None
+    return steps_per_execution

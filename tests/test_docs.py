@@ -9,8 +9,12 @@ A block that cannot run here (it needs a remote cluster, or a package the tests
 do not install) carries the directive option ``:class: no-run``; it is shown
 like any other block and only compiled, not run, by these tests. Say in the
 page's text why it is not run.
+
+Also: parameters both estimators share are documented alike (numpydoc needs
+each class's text written out; the test keeps the copies the same).
 """
 
+import inspect
 import os
 import random
 import re
@@ -137,3 +141,37 @@ def test_page_examples_run(page):
         del sys.modules[module.__name__]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+
+
+# ------------------------------------------------ parameters both estimators share
+
+DIFFERING_PARAMETERS = {
+    "model": "the regressor's output units must match y's targets",
+    "random_state": "only the classifier has Monte Carlo dropout to seed",
+    "**kwargs": "only the classifier's example routes predict__batch_size",
+}
+
+
+def parameter_docs(cls) -> dict[str, str]:
+    """Each parameter's numpydoc entry in a class docstring, by name."""
+    section = inspect.getdoc(cls).split("Parameters\n----------\n", 1)[1]
+    entries: dict[str, list[str]] = {}
+    for line in section.split("\n\n", 1)[0].splitlines():
+        name = re.match(r"^(\*\*\w+|\w+) : ", line)
+        if name:
+            entries[name.group(1)] = []
+        entries[list(entries)[-1]].append(line)
+    return {name: "\n".join(lines) for name, lines in entries.items()}
+
+
+def test_parameters_both_estimators_share_are_documented_alike():
+    from skkeras_proba import KerasClassifier, KerasRegressor
+
+    classifier, regressor = (
+        parameter_docs(KerasClassifier),
+        parameter_docs(KerasRegressor),
+    )
+    shared = set(classifier) & set(regressor)
+    assert {"steps_per_execution", "reuse_train_trace"} <= shared
+    differing = {name for name in shared if classifier[name] != regressor[name]}
+    assert differing == set(DIFFERING_PARAMETERS)

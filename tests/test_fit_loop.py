@@ -13,9 +13,11 @@ from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._fit_loop import (
     batches_per_epoch,
     implements_batch_hooks,
+    steps_per_epoch_for,
     steps_per_execution_for,
 )
 from tests.backends import BACKEND, requires_backend
+from tests.models import fit_recording_logits_head
 
 ROWS, BATCH, EPOCHS = 200, 32, 3
 MULTI_STEP = BACKEND in ("tensorflow", "jax")
@@ -120,10 +122,51 @@ class TestStepsPerExecutionFor:
         model.compile("adam", "mse", run_eagerly=True)
         assert steps_per_execution_for("auto", model, [], 100, None) is None
 
+    @multi_step_only
+    def test_given_steps_per_epoch_caps_the_steps_per_call(self):
+        model = dropout_logits_model()
+        assert steps_per_execution_for("auto", model, [], 100, 32, 2) == 2
+        assert steps_per_execution_for("auto", model, [], 100, 32, 9) == 4
+
     def test_epoch_callbacks_have_no_batch_hooks(self):
         assert not implements_batch_hooks(CountingCallback())
         assert not implements_batch_hooks(keras.callbacks.EarlyStopping())
         assert implements_batch_hooks(BatchCountingCallback())
+
+
+class TestStepsPerEpochFor:
+    def test_auto_gives_an_epoch_of_steps_to_fits_of_several_epochs(self):
+        assert steps_per_epoch_for("auto", 7, epochs=3, validation_split=0.0) == 7
+
+    def test_one_epoch_leaves_it_to_keras(self):
+        assert steps_per_epoch_for("auto", 7, epochs=1, validation_split=0.0) is None
+
+    def test_validation_split_leaves_it_to_keras(self):
+        assert steps_per_epoch_for("auto", 7, epochs=3, validation_split=0.2) is None
+
+    def test_keras_loop_or_an_integer_setting_leaves_it_to_keras(self):
+        assert steps_per_epoch_for("auto", None, epochs=3, validation_split=0) is None
+        assert steps_per_epoch_for(7, 7, epochs=3, validation_split=0) is None
+
+
+@multi_step_only
+def test_auto_lets_keras_keep_its_input_iterator_across_epochs(data):
+    X, y = data
+    clf = KerasClassifier(fit_recording_logits_head, epochs=EPOCHS, batch_size=BATCH)
+    clf.fit(X, y)
+    assert clf.model_.fit_kwargs["steps_per_epoch"] == batches_per_epoch(ROWS, BATCH)
+    clf.partial_fit(X, y)
+    assert "steps_per_epoch" not in clf.model_.fit_kwargs
+
+
+def test_given_steps_per_epoch_trains_as_keras_own_fit(data):
+    X, y = data
+    keras.utils.set_random_seed(0)
+    raw = dropout_logits_model()
+    raw.fit(X, y, epochs=EPOCHS, batch_size=BATCH, steps_per_epoch=2, verbose=0)
+    clf = fit_classifier(X, y, fit__steps_per_epoch=2)
+    assert int(clf.model_.optimizer.iterations) == EPOCHS * 2
+    assert max_weight_difference(clf.model_, raw) <= 1e-6
 
 
 def test_auto_trains_the_weights_of_keras_own_fit_with_the_same_seed(data):
@@ -180,6 +223,8 @@ def test_validation_split_still_validates_every_epoch(data):
     X, y = data
     clf = fit_classifier(X, y, validation_split=0.25)
     assert len(clf.history_["val_loss"]) == EPOCHS
+    per_batch = fit_classifier(X, y, validation_split=0.25, steps_per_execution=1)
+    assert max_weight_difference(clf.model_, per_batch.model_) <= 1e-6
 
 
 @multi_step_only
