@@ -120,6 +120,7 @@ import skkeras_proba
 from skkeras_proba._inference import default_batch_size
 
 MIB = 2**20
+_STARTED = time.perf_counter()
 MEMORY_WORKER = Path(__file__).with_name("_memory.py")
 
 
@@ -577,7 +578,8 @@ def _progress(message: str) -> None:
 
 
 def _heading(title: str) -> None:
-    print(f"\n== {title} ==")
+    """A section's title, with the run's seconds so far: the run must stay short."""
+    print(f"\n== {title} == ({time.perf_counter() - _STARTED:.0f} s in)")
 
 
 def print_environment() -> None:
