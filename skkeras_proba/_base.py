@@ -15,7 +15,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._compat import custom_gradients_released
+from skkeras_proba._fit_input import untuned_input
 from skkeras_proba._fit_loop import (
+    KERAS_DEFAULT_BATCH_SIZE,
     check_steps_per_execution,
     steps_per_epoch_for,
     steps_per_execution_for,
@@ -176,11 +178,17 @@ class KerasEstimatorBase(ScikerasFixes):
                 self._initialize(X, y)
             targets = self._keras_targets(y)
             self._set_fit_loop(len(X), epochs, kwargs)
+            x_fit, y_fit, weight_fit = self._keras_fit_data(
+                self._encode_features(X),
+                targets[0] if len(targets) == 1 else targets,
+                weight,
+                kwargs,
+            )
             with self._model_to_train(fresh=reset and epochs > 0):
                 self._fit_keras_model(
-                    self._encode_features(X),
-                    targets[0] if len(targets) == 1 else targets,
-                    sample_weight=weight,
+                    x_fit,
+                    y_fit,
+                    sample_weight=weight_fit,
                     warm_start=warm_start,
                     epochs=epochs,
                     initial_epoch=initial_epoch,
@@ -217,7 +225,7 @@ class KerasEstimatorBase(ScikerasFixes):
         callback needs batch-level hooks, and Keras keeps its input iterator
         from one epoch to the next. ``kwargs`` are the fit's Keras arguments.
         """
-        batch_size = self._fit_setting("batch_size", kwargs) or self.batch_size
+        batch_size = self._fit_setting("batch_size", kwargs)
         given_steps_per_epoch = self._fit_setting("steps_per_epoch", kwargs)
         steps = steps_per_execution_for(
             self.steps_per_execution,
@@ -238,12 +246,49 @@ class KerasEstimatorBase(ScikerasFixes):
             )
             if steps_per_epoch is not None:
                 kwargs["steps_per_epoch"] = steps_per_epoch
+                # Keras derives a missing batch size from steps_per_epoch.
+                kwargs["batch_size"] = batch_size or KERAS_DEFAULT_BATCH_SIZE
+
+    def _keras_fit_data(
+        self, x: Any, y: Any, sample_weight: Any, kwargs: dict[str, Any]
+    ) -> tuple[Any, Any, Any]:
+        """``x``, ``y`` and ``sample_weight`` to give ``keras.Model.fit``.
+
+        The arrays, or on TensorFlow Keras' own input pipeline for them without
+        ``tf.data``'s autotuning, and None for the other two (see
+        ``_fit_input``). The arrays wherever Keras or scikeras needs them:
+        for ``validation_split``, and a batch size of -1 (all rows).
+        """
+        batch_size = self._fit_setting("batch_size", kwargs)
+        if (
+            self._fit_setting("validation_split", kwargs)
+            or batch_size == -1
+            or self._fit_setting("validation_batch_size", kwargs) == -1
+        ):
+            return x, y, sample_weight
+        shuffle = self._fit_setting("shuffle", kwargs)
+        adapter = untuned_input(
+            x,
+            y,
+            sample_weight,
+            batch_size,
+            True if shuffle is None else shuffle,  # Keras' default
+            self._fit_setting("steps_per_epoch", kwargs),
+            self._fit_setting("class_weight", kwargs),
+        )
+        return (x, y, sample_weight) if adapter is None else (adapter, None, None)
 
     def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
-        """A ``keras.Model.fit`` argument as scikeras will pass it, or None."""
+        """A ``keras.Model.fit`` argument as scikeras will pass it, or None.
+
+        As scikeras routes it: the call's keyword argument, else ``fit__<name>``,
+        else the estimator's parameter of that name if it goes to ``fit``.
+        """
         if name in kwargs:
             return kwargs[name]
-        return getattr(self, f"fit__{name}", getattr(self, name, None))
+        if hasattr(self, f"fit__{name}"):
+            return getattr(self, f"fit__{name}")
+        return getattr(self, name, None) if name in self._fit_kwargs else None
 
     @contextlib.contextmanager
     def _model_to_train(self, fresh: bool) -> Iterator[None]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import keras
+import numpy as np
 
 
 def _global_state() -> Any:
@@ -190,3 +191,24 @@ def producer_call_input(tensor: Any) -> Any:
     if not args or len(keras.tree.flatten(args[0])) != len(node.input_tensors):
         return None
     return args[0]
+
+
+def keras_array_data_adapter() -> type | None:
+    """Keras' data adapter for arrays, if ``fit`` takes one in place of ``x``.
+
+    ``keras.src.trainers.data_adapters``: ``fit`` builds an ``ArrayDataAdapter``
+    from arrays, and uses an adapter given as ``x`` as it is (checked here,
+    once per process). Keras has no public way to set the options of the
+    ``tf.data`` pipeline the adapter makes (3.15); remove when it does. None
+    where either is missing: the arrays then go to ``fit`` as they are.
+    """
+    try:
+        from keras.src.trainers.data_adapters import get_data_adapter
+        from keras.src.trainers.data_adapters.array_data_adapter import (
+            ArrayDataAdapter,
+        )
+
+        probe = ArrayDataAdapter(np.zeros((1, 1)), batch_size=1)
+        return ArrayDataAdapter if get_data_adapter(probe) is probe else None
+    except Exception:  # any Keras without this private layout
+        return None

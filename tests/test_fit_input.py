@@ -1,0 +1,79 @@
+"""A TensorFlow fit gets Keras' own input pipeline, without tf.data's autotuning."""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.preprocessing import StandardScaler
+
+from skkeras_proba import KerasClassifier
+from skkeras_proba._fit_input import untuned_input
+from tests.backends import BACKEND, tensorflow_only
+from tests.models import fit_recording_logits_head
+
+ROWS, BATCH, EPOCHS = 200, 32, 3
+only_tf_data = tensorflow_only("only TensorFlow fits feed arrays through tf.data")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X[:ROWS]).astype("float32"), y[:ROWS]
+
+
+def recorded_fit_input(X, y, **params):
+    params = {"epochs": EPOCHS, "batch_size": BATCH, **params}
+    clf = KerasClassifier(fit_recording_logits_head, **params)
+    return clf.fit(X, y).model_.fit_kwargs["x"]
+
+
+@only_tf_data
+def test_the_pipeline_is_keras_own_with_autotuning_off(data):
+    X, y = data
+    adapter = untuned_input(X, y, None, BATCH, True, None, None)
+    assert adapter.num_batches == 7 and adapter.batch_size == BATCH
+    assert adapter.get_tf_dataset().options().autotune.enabled is False
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="tests the other backends")
+def test_other_backends_get_the_arrays(data):
+    X, y = data
+    assert untuned_input(X, y, None, BATCH, True, None, None) is None
+
+
+@only_tf_data
+def test_fit_hands_keras_the_untuned_pipeline(data):
+    X, y = data
+    given = recorded_fit_input(X, y)
+    assert given.get_tf_dataset().options().autotune.enabled is False
+
+
+@only_tf_data
+@pytest.mark.parametrize(
+    "params",
+    [{"validation_split": 0.25}, {"batch_size": -1}, {"validation_batch_size": -1}],
+    ids=["validation_split", "all rows per batch", "all rows per validation batch"],
+)
+def test_arrays_go_to_keras_where_it_needs_them(data, params):
+    X, y = data
+    assert isinstance(recorded_fit_input(X, y, **params), np.ndarray)
+
+
+def test_default_batch_size_trains_the_weights_of_keras_own_fit(data):
+    # With steps_per_epoch given and no batch size, Keras would derive 29
+    # rows per batch from 7 steps over 200 rows, not its default 32.
+    X, y = data
+
+    def model():
+        keras.utils.set_random_seed(0)
+        network = keras.Sequential([keras.Input((30,)), keras.layers.Dense(2)])
+        network.compile(
+            "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
+        return network
+
+    raw = model()
+    raw.fit(X, y, epochs=EPOCHS, verbose=0)
+    ours = KerasClassifier(model, epochs=EPOCHS, random_state=0).fit(X, y)
+    for a, b in zip(raw.get_weights(), ours.model_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
