@@ -14,7 +14,8 @@ same arguments -- ``fit`` takes an adapter in place of ``x`` -- with
 autotuning switched off in its dataset's options. The pipeline and its
 shuffles are Keras' own, so the trained weights are those of Keras' ``fit``
 on the arrays (tested); only the prefetch buffer is no longer tuned. Not with
-``validation_split``, which Keras only applies to arrays, nor on Keras
+``validation_split``, which Keras only applies to arrays, not to a model whose
+``fit`` is its own or replaced (it may read the arrays), nor on Keras
 versions without the adapter (see ``_compat.py``).
 """
 
@@ -55,6 +56,11 @@ def untuned_input(
         shuffle=shuffle,
         class_weight=class_weight,
     )
+
+
+def keras_fit_is_own(model: keras.Model) -> bool:
+    """Whether ``model.fit`` is Keras' own, neither overridden nor replaced."""
+    return "fit" not in vars(model) and type(model).fit is keras.Model.fit
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from skkeras_proba import KerasClassifier
 from skkeras_proba._fit_input import untuned_input
 from tests.backends import BACKEND, tensorflow_only
-from tests.models import fit_recording_logits_head
+from tests.models import fit_recording_logits_head, logits_head
 
 ROWS, BATCH, EPOCHS = 200, 32, 3
 only_tf_data = tensorflow_only("only TensorFlow fits feed arrays through tf.data")
@@ -21,10 +21,11 @@ def data():
     return StandardScaler().fit_transform(X[:ROWS]).astype("float32"), y[:ROWS]
 
 
-def recorded_fit_input(X, y, **params):
+def fit_data(X, y, model=logits_head, **params):
+    """What a fit of these parameters would give ``keras.Model.fit`` as x."""
     params = {"epochs": EPOCHS, "batch_size": BATCH, **params}
-    clf = KerasClassifier(fit_recording_logits_head, **params)
-    return clf.fit(X, y).model_.fit_kwargs["x"]
+    clf = KerasClassifier(model, **params).initialize(X, y)
+    return clf._keras_fit_data(X, y, None, {})[0]
 
 
 @only_tf_data
@@ -39,12 +40,13 @@ def test_the_pipeline_is_keras_own_with_autotuning_off(data):
 def test_other_backends_get_the_arrays(data):
     X, y = data
     assert untuned_input(X, y, None, BATCH, True, None, None) is None
+    assert fit_data(X, y) is X
 
 
 @only_tf_data
-def test_fit_hands_keras_the_untuned_pipeline(data):
+def test_a_keras_model_is_fitted_on_the_untuned_pipeline(data):
     X, y = data
-    given = recorded_fit_input(X, y)
+    given = fit_data(X, y)
     assert given.get_tf_dataset().options().autotune.enabled is False
 
 
@@ -56,7 +58,13 @@ def test_fit_hands_keras_the_untuned_pipeline(data):
 )
 def test_arrays_go_to_keras_where_it_needs_them(data, params):
     X, y = data
-    assert isinstance(recorded_fit_input(X, y, **params), np.ndarray)
+    assert fit_data(X, y, **params) is X
+
+
+def test_a_model_with_its_own_fit_is_given_the_arrays(data):
+    X, y = data
+    clf = KerasClassifier(fit_recording_logits_head, epochs=EPOCHS, batch_size=BATCH)
+    assert isinstance(clf.fit(X, y).model_.fit_kwargs["x"], np.ndarray)
 
 
 def test_default_batch_size_trains_the_weights_of_keras_own_fit(data):
