@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from skkeras_proba._compat import custom_gradients_released
 from skkeras_proba._fit_input import keras_fit_is_own, untuned_input
 from skkeras_proba._fit_loop import (
+    AUTO,
     KERAS_DEFAULT_BATCH_SIZE,
     check_steps_per_execution,
     steps_per_epoch_for,
@@ -256,13 +257,15 @@ class KerasEstimatorBase(ScikerasFixes):
 
         The arrays, or on TensorFlow Keras' own input pipeline for them without
         ``tf.data``'s autotuning, and None for the other two (see
-        ``_fit_input``). The arrays wherever Keras or scikeras needs them:
-        for ``validation_split``, a batch size of -1 (all rows), and a model
-        whose ``fit`` is not Keras' own (it may read the arrays).
+        ``_fit_input``), with ``steps_per_execution="auto"``. The arrays
+        otherwise, and wherever Keras or scikeras needs them: for
+        ``validation_split``, a batch size of -1 (all rows), and a model whose
+        ``fit`` is not Keras' own (it may read the arrays).
         """
         batch_size = self._fit_setting("batch_size", kwargs)
         if (
-            not keras_fit_is_own(self.model_)
+            self.steps_per_execution != AUTO
+            or not keras_fit_is_own(self.model_)
             or self._fit_setting("validation_split", kwargs)
             or batch_size == -1
             or self._fit_setting("validation_batch_size", kwargs) == -1

@@ -116,9 +116,10 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         batch-level hook or the model was compiled with its own value: the
         trained weights are the same as with Keras' own loop, only faster on
         small data. Fits of several epochs also let Keras keep its input
-        iterator from one epoch to the next (``steps_per_epoch``). An int is
-        passed to Keras as is; 1 is Keras' own one batch per call. See the
-        performance guide.
+        iterator from one epoch to the next (``steps_per_epoch``), and on
+        TensorFlow its input pipeline is not autotuned. An int is passed to
+        Keras as is, with the arrays; 1 is Keras' own one batch per call. See
+        the performance guide.
     reuse_train_trace : bool, default=True
         On TensorFlow, train a freshly built model of Keras' own class and
         parts through a private copy of the same architecture whose train

@@ -13,10 +13,11 @@ So on TensorFlow ``fit`` is handed the adapter Keras would have built from the
 same arguments -- ``fit`` takes an adapter in place of ``x`` -- with
 autotuning switched off in its dataset's options. The pipeline and its
 shuffles are Keras' own, so the trained weights are those of Keras' ``fit``
-on the arrays (tested); only the prefetch buffer is no longer tuned. Not with
-``validation_split``, which Keras only applies to arrays, not to a model whose
-``fit`` is its own or replaced (it may read the arrays), nor on Keras
-versions without the adapter (see ``_compat.py``).
+on the arrays (tested); only the prefetch buffer is no longer tuned. Part of
+``steps_per_execution="auto"``: an integer setting hands ``fit`` the arrays,
+as do a ``validation_split`` (Keras splits arrays only), a batch size of -1,
+a model whose own ``fit`` may read the arrays, and Keras versions without
+the adapter (see ``_compat.py``).
 """
 
 from __future__ import annotations

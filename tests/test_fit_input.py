@@ -53,8 +53,18 @@ def test_a_keras_model_is_fitted_on_the_untuned_pipeline(data):
 @only_tf_data
 @pytest.mark.parametrize(
     "params",
-    [{"validation_split": 0.25}, {"batch_size": -1}, {"validation_batch_size": -1}],
-    ids=["validation_split", "all rows per batch", "all rows per validation batch"],
+    [
+        {"validation_split": 0.25},
+        {"batch_size": -1},
+        {"validation_batch_size": -1},
+        {"steps_per_execution": 1},
+    ],
+    ids=[
+        "validation_split",
+        "all rows per batch",
+        "all rows per validation batch",
+        "turned off",
+    ],
 )
 def test_arrays_go_to_keras_where_it_needs_them(data, params):
     X, y = data
