@@ -33,24 +33,18 @@ import math
 
 import keras
 
+from skkeras_proba._callbacks import overrides_any_hook
+
 AUTO = "auto"
 _BACKENDS_WITH_MULTI_STEP = ("tensorflow", "jax")
 
-_BATCH_HOOKS = (
+BATCH_HOOKS = (
     "on_batch_begin",
     "on_batch_end",
     "on_train_batch_begin",
     "on_train_batch_end",
 )
 KERAS_DEFAULT_BATCH_SIZE = 32
-
-
-def implements_batch_hooks(callback: keras.callbacks.Callback) -> bool:
-    """Whether a callback does anything at training-batch level."""
-    return any(
-        getattr(type(callback), hook) is not getattr(keras.callbacks.Callback, hook)
-        for hook in _BATCH_HOOKS
-    )
 
 
 def batches_per_epoch(n_rows: int, batch_size: int | None) -> int:
@@ -108,7 +102,7 @@ def steps_per_execution_for(
         return None  # debugging: Keras' loop, one batch at a time
     if keras.backend.backend() not in _BACKENDS_WITH_MULTI_STEP:
         return None
-    if any(implements_batch_hooks(callback) for callback in callbacks):
+    if overrides_any_hook(callbacks, BATCH_HOOKS):
         return None
     batches = batches_per_epoch(n_rows, n_rows if batch_size == -1 else batch_size)
     return min(batches, steps_per_epoch) if steps_per_epoch else batches

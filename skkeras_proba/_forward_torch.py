@@ -73,6 +73,11 @@ def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
     return _TracedForward(model)
 
 
+_OUTPUT = object()
+"""Stands for each output in the output structure a trace remembers: keeping
+the traced tensors themselves would hold a batch of outputs alive."""
+
+
 class _TracedForward:
     """One model's forward pass, one TorchScript trace per row bucket."""
 
@@ -82,6 +87,7 @@ class _TracedForward:
         self._assigned: dict[int, list[int]] = {}
         self._lock = threading.Lock()
         self._variables: list | None = None
+        self._output_structure: Any = None
 
     def __call__(self, batch: Any) -> Any:
         with torch.no_grad():
@@ -106,7 +112,7 @@ class _TracedForward:
             outputs = results[: len(results) - len(assigned)]
             for index, value in zip(assigned, results[len(outputs) :], strict=True):
                 self._variables[index].assign(value)
-            if isinstance(self._output_structure, torch.Tensor):
+            if self._output_structure is _OUTPUT:
                 return _to_numpy(outputs[0][:n_rows])
             outputs = keras.tree.pack_sequence_as(self._output_structure, outputs)
             return keras.tree.map_structure(lambda o: _to_numpy(o[:n_rows]), outputs)
@@ -137,7 +143,9 @@ class _TracedForward:
             mapping = list(zip(variables, current, strict=True))
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 outputs = self._model(structured, training=False)
-            self._output_structure = outputs
+            self._output_structure = keras.tree.map_structure(
+                lambda _: _OUTPUT, outputs
+            )
             assigned = [
                 i
                 for i, (variable, old) in enumerate(mapping)

@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skkeras_proba import _uncertainty
+from skkeras_proba._callbacks import overrides_any_hook
 
 DEFAULT_BATCH_SIZE = 8192
 """Rows per forward call when ``predict__batch_size`` is not set.
@@ -219,7 +220,7 @@ def _forward_module() -> ModuleType | None:
 KERAS_PREDICT_KWARGS = frozenset({"batch_size", "verbose", "steps", "callbacks"})
 """Keyword arguments of ``keras.Model.predict`` that predict methods accept."""
 
-_PREDICT_HOOKS = (
+PREDICT_HOOKS = (
     "on_predict_begin",
     "on_predict_end",
     "on_predict_batch_begin",
@@ -239,11 +240,7 @@ def needs_keras_predict_loop(
     """
     if set(predict_kwargs) - {"batch_size"}:
         return True
-    return any(
-        getattr(type(callback), hook) is not getattr(keras.callbacks.Callback, hook)
-        for callback in callbacks
-        for hook in _PREDICT_HOOKS
-    )
+    return overrides_any_hook(callbacks, PREDICT_HOOKS)
 
 
 def _batched(

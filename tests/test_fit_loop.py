@@ -12,7 +12,6 @@ from sklearn.preprocessing import StandardScaler
 from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._fit_loop import (
     batches_per_epoch,
-    implements_batch_hooks,
     steps_per_epoch_for,
     steps_per_execution_for,
 )
@@ -128,10 +127,11 @@ class TestStepsPerExecutionFor:
         assert steps_per_execution_for("auto", model, [], 100, 32, 2) == 2
         assert steps_per_execution_for("auto", model, [], 100, 32, 9) == 4
 
-    def test_epoch_callbacks_have_no_batch_hooks(self):
-        assert not implements_batch_hooks(CountingCallback())
-        assert not implements_batch_hooks(keras.callbacks.EarlyStopping())
-        assert implements_batch_hooks(BatchCountingCallback())
+    @multi_step_only
+    def test_epoch_level_callbacks_keep_an_epoch_per_call(self):
+        model = dropout_logits_model()
+        callbacks = [CountingCallback(), keras.callbacks.EarlyStopping()]
+        assert steps_per_execution_for("auto", model, callbacks, 100, 32) == 4
 
 
 class TestStepsPerEpochFor:

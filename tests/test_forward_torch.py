@@ -101,3 +101,24 @@ def test_weights_set_after_tracing_are_used():
     forward(X)
     model.set_weights([w * 2 for w in model.get_weights()])
     np.testing.assert_allclose(forward(X), _eager(model, X), rtol=1e-6, atol=1e-7)
+
+
+def test_a_trace_keeps_no_output_tensor_alive():
+    import weakref
+
+    from skkeras_proba._forward_torch import compile_forward
+
+    traced_outputs = []
+    model = _mlp()
+    call = model.call
+
+    def recording_call(*args, **kwargs):
+        outputs = call(*args, **kwargs)
+        traced_outputs.append(weakref.ref(outputs))
+        return outputs
+
+    model.call = recording_call
+    forward = compile_forward(model)
+    forward(X)
+    assert traced_outputs, "the model was not called while tracing"
+    assert all(ref() is None for ref in traced_outputs)
