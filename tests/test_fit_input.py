@@ -77,21 +77,37 @@ def test_a_model_with_its_own_fit_is_given_the_arrays(data):
     assert isinstance(clf.fit(X, y).model_.fit_kwargs["x"], np.ndarray)
 
 
+def seeded_linear_logits():
+    keras.utils.set_random_seed(0)
+    network = keras.Sequential([keras.Input((30,)), keras.layers.Dense(2)])
+    network.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    return network
+
+
+def assert_same_weights(raw, ours):
+    for a, b in zip(raw.get_weights(), ours.model_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_default_batch_size_trains_the_weights_of_keras_own_fit(data):
     # With steps_per_epoch given and no batch size, Keras would derive 29
     # rows per batch from 7 steps over 200 rows, not its default 32.
     X, y = data
-
-    def model():
-        keras.utils.set_random_seed(0)
-        network = keras.Sequential([keras.Input((30,)), keras.layers.Dense(2)])
-        network.compile(
-            "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        )
-        return network
-
-    raw = model()
+    raw = seeded_linear_logits()
     raw.fit(X, y, epochs=EPOCHS, verbose=0)
-    ours = KerasClassifier(model, epochs=EPOCHS, random_state=0).fit(X, y)
-    for a, b in zip(raw.get_weights(), ours.model_.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    ours = KerasClassifier(seeded_linear_logits, epochs=EPOCHS, random_state=0)
+    assert_same_weights(raw, ours.fit(X, y))
+
+
+def test_class_weights_for_keras_train_the_weights_of_keras_own_fit(data):
+    # class_weight given to fit goes to Keras (the class_weight parameter is
+    # folded into sample weights instead). Keras' fit ignores it when handed
+    # a pipeline, so the pipeline must apply it.
+    X, y = data
+    class_weight = {0: 1.0, 1: 5.0}
+    raw = seeded_linear_logits()
+    raw.fit(X, y, epochs=EPOCHS, class_weight=class_weight, verbose=0)
+    ours = KerasClassifier(seeded_linear_logits, epochs=EPOCHS, random_state=0)
+    assert_same_weights(raw, ours.fit(X, y, class_weight=class_weight))
