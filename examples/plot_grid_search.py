@@ -65,7 +65,7 @@ clf = KerasClassifier(build, epochs=10, random_state=0)
 # The search
 # ----------
 #
-# Four candidates, three stratified folds each. Two scores are recorded:
+# Four candidates, two stratified folds each. Two scores are recorded:
 # accuracy, and log-loss (``neg_log_loss``: scikit-learn maximises scores),
 # which needs probabilities from ``predict_proba`` and also rewards a model
 # for knowing when it is unsure. The best candidate by log-loss is refitted
@@ -76,7 +76,7 @@ search = GridSearchCV(
     {"model__hidden": [16, 64], "model__dropout": [0.0, 0.3]},
     scoring={"log_loss": "neg_log_loss", "accuracy": "accuracy"},
     refit="log_loss",
-    cv=3,
+    cv=2,
 )
 search.fit(X_train, y_train)
 print("best parameters:", search.best_params_)
