@@ -79,15 +79,16 @@ def _fitted_attribute_reference(app, env, node, contnode):
     if node.get("refdomain") != "py" or node.get("reftype") != "attr":
         return None
     owner, _, attribute = node["reftarget"].rpartition(".")
-    module = importlib.import_module(node.get("py:module") or "skkeras_proba")
-    cls = getattr(module, owner, None)
+    module = node.get("py:module") or "skkeras_proba"
+    owner = (owner or node.get("py:class") or "").removeprefix(f"{module}.")
+    cls = getattr(importlib.import_module(module), owner, None)
     documented = re.compile(rf"^{re.escape(attribute)} : ", flags=re.M)
-    if not attribute.endswith("_") or not documented.search(
-        inspect.getdoc(cls) or ""
-    ):
+    if not (isinstance(cls, type) and attribute.endswith("_")):
+        return None
+    if not documented.search(inspect.getdoc(cls) or ""):
         return None
     return env.get_domain("py").resolve_xref(
-        env, node["refdoc"], app.builder, "class", owner, node, contnode
+        env, node["refdoc"], app.builder, "class", f"{module}.{owner}", node, contnode
     )
 
 
@@ -131,7 +132,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "header_links_before_dropdown": 5,
-    # The landing page uses the full width; other pages list their sections.
+    # No list of sections beside the landing page; the other pages have one.
     "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
