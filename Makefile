@@ -25,14 +25,18 @@ test: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
+# The gallery's logits example (examples/plot_logits_vs_scikeras.py) in a terminal.
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
+# The site: user guide, API pages (docs/generated) and the example gallery
+# (examples/plot_*.py run into docs/auto_examples); warnings are errors and
+# every internal reference is checked (-n). Open docs/_build/html/index.html.
 docs: $(STAMP)
-	$(BIN)/python -m sphinx -W -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -W -n -b html docs docs/_build/html
 
 # scikeras' own test suite against this project, compared with scikeras' run
 # (needs ../shared/peer_scikeras and a git directory of scikeras' repository).
@@ -84,4 +88,5 @@ wheel-check: $(STAMP)
 	.ci/wheel_check.sh $(BIN)/python
 
 clean:
-	rm -rf $(VENV) $(OLDEST) $(TORCH_VENV) dist build docs/_build
+	rm -rf $(VENV) $(OLDEST) $(TORCH_VENV) dist build docs/_build docs/auto_examples \
+		docs/gen_modules docs/generated docs/sg_execution_times.rst

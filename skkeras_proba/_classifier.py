@@ -152,6 +152,26 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         Column names of X, when X was a DataFrame with string column names.
     history_ : dict
         Keras training history, one list per metric.
+    target_kind_ : {"binary", "multiclass", "multilabel", "multioutput"} or None
+        How y is encoded for the model: one column of labels (two classes or
+        more), a 0/1 indicator matrix, or one column of labels per output
+        head; None when a subclass's ``target_encoder`` encodes y.
+    n_outputs_ : int
+        Number of columns of y.
+    n_outputs_expected_ : int
+        Number of model outputs y asks for, as in scikeras.
+    target_encoder_ : scikit-learn transformer
+        The fitted encoder of y into the model's targets, as in scikeras.
+    feature_encoder_ : scikit-learn transformer
+        The fitted transformer of X into the model's inputs, as in scikeras.
+    X_shape_ : tuple of int
+        Shape of the X the estimator was fitted on.
+    X_dtype_ : numpy.dtype
+        Dtype of the X the estimator was fitted on.
+    y_dtype_ : numpy.dtype
+        Dtype of the y the estimator was fitted on.
+    y_ndim_ : int
+        Number of dimensions of that y.
 
     See Also
     --------

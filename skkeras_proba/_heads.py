@@ -96,7 +96,8 @@ class Head:
         independent probability per unit.
     logits : bool or None
         True when the head emits unnormalised scores, False when it emits
-        probabilities, None while undecided (see :func:`resolve_heads`).
+        probabilities, None while undecided (the estimator then decides it
+        from the model's outputs on the training data).
     source : {"override", "loss", "layer", "outputs"}
         Why ``logits`` has its value.
     read_from : {"output", "pre_activation"}
@@ -358,7 +359,8 @@ def inspect_heads(
     -------
     heads : tuple of Head
         One per output. A head whose ``logits`` is None could not be decided
-        from the graph; :func:`resolve_heads` decides it from outputs.
+        from the graph; the estimator decides it from the model's outputs on
+        the training data.
 
     Examples
     --------

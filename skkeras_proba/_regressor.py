@@ -94,6 +94,22 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
         Column names of X, when X was a DataFrame with string column names.
     history_ : dict
         Keras training history, one list per metric.
+    target_type_ : {"continuous", "continuous-multioutput"}
+        ``sklearn.utils.multiclass.type_of_target`` of the training y.
+    n_outputs_expected_ : int
+        Number of model outputs y asks for, as in scikeras.
+    target_encoder_ : scikit-learn transformer
+        The fitted encoder of y into the model's targets, as in scikeras.
+    feature_encoder_ : scikit-learn transformer
+        The fitted transformer of X into the model's inputs, as in scikeras.
+    X_shape_ : tuple of int
+        Shape of the X the estimator was fitted on.
+    X_dtype_ : numpy.dtype
+        Dtype of the X the estimator was fitted on.
+    y_dtype_ : numpy.dtype
+        Dtype of the y the estimator was fitted on.
+    y_ndim_ : int
+        Number of dimensions of that y.
 
     See Also
     --------

@@ -78,8 +78,17 @@ _PAGE_MARKS = {
 }
 
 
+# Written by the docs build (``make docs``), not pages of ours.
+_BUILD_OUTPUT = {"_build", "_templates", "auto_examples", "gen_modules", "generated"}
+
+
 def _pages() -> list[Path]:
-    return sorted(DOCS.rglob("*.rst"))
+    return sorted(
+        page
+        for page in DOCS.rglob("*.rst")
+        if _BUILD_OUTPUT.isdisjoint(page.relative_to(DOCS).parts[:-1])
+        and page.name != "sg_execution_times.rst"
+    )
 
 
 def _pages_with_examples() -> list[Path]:
