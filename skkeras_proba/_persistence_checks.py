@@ -33,7 +33,7 @@ from skkeras_proba._classifier import KerasClassifier
 from skkeras_proba._encoders import ClassifierTargetEncoder
 from skkeras_proba._regressor import KerasRegressor
 
-MAX_MANIFEST_BYTES = 64 * 2**20
+MAX_MANIFEST_BYTES = 16 * 2**20
 """``manifest.json`` (and a ``.keras`` member's ``config.json``), inflated."""
 MAX_MODEL_BYTES = 2 * 2**30
 """One ``keras/<n>.keras`` member, inflated; also all the files inside it."""
@@ -203,41 +203,66 @@ def check_depth(data: Any, what: str) -> None:
             raise TooLarge(f"its {what} nests deeper than {MAX_DEPTH} levels")
 
 
-# Keras configs of data, not of classes or functions.
-_KERAS_DATA = frozenset(
-    {
-        "__keras_tensor__",
-        "__tensor__",
-        "__numpy__",
-        "__bytes__",
-        "__ellipsis__",
-        "__slice__",
-    }
-)
+# Keras configs of data, not of classes or functions; arrays are checked.
+_KERAS_DATA = frozenset({"__keras_tensor__", "__bytes__", "__ellipsis__", "__slice__"})
+_KERAS_ARRAYS = frozenset({"__numpy__", "__tensor__"})
+_KERAS_DTYPE = re.compile(r"bool|u?int(8|16|32|64)|b?float(16|32|64)")
+_KERAS_CODE = frozenset({"__lambda__", "__typespec__"})
 
 
-def keras_config_names(config: Any) -> Iterator[tuple[dict, str | None]]:
-    """Each class or function node of a Keras config, with its module."""
+def _keras_nodes(config: Any) -> Iterator[dict]:
+    """Each node of a Keras config that Keras rebuilds an object from."""
     for node, _ in json_nodes(config):
-        if not (isinstance(node, dict) and "class_name" in node):
-            continue
-        class_name = node["class_name"]
-        if not (isinstance(class_name, str) and class_name in _KERAS_DATA):
-            yield node, node.get("module")
+        if isinstance(node, dict) and "class_name" in node:
+            class_name = node["class_name"]
+            if not (isinstance(class_name, str) and class_name in _KERAS_DATA):
+                yield node
 
 
-def check_keras_config(config: Any, where: str, functions: bool) -> None:
+def _keras_name(node: dict) -> str:
+    """``module.name`` of the class or function a Keras config node names."""
+    function = node["class_name"] == "function"
+    return (
+        f"{node.get('module')}.{node.get('config') if function else node['class_name']}"
+    )
+
+
+def _resolved_by_keras(node: dict, custom_objects: dict[str, Any], strict: bool):
+    """Whether Keras finds the node's class or function, importing nothing.
+
+    ``strict``: among :func:`keras_names` only, as for configs in the manifest,
+    whose objects fit may call with arguments from the file. Otherwise any
+    class Keras exports from a module already imported, as Keras' safe mode
+    allows in a model. Registered and custom objects are the user's.
+    """
+    module = node.get("module")
+    for key in (node.get("registered_name"), node["class_name"]):
+        if isinstance(key, str) and keras.saving.get_registered_object(
+            key, custom_objects
+        ):
+            return True
+    if module == "builtins" and node["class_name"] == "function":
+        return True  # Keras looks among its own losses, activations, ...
+    if strict:
+        return _keras_name(node) in keras_names()
+    keras_module = isinstance(module, str) and module.split(".")[0] == "keras"
+    return keras_module and module in sys.modules
+
+
+def check_keras_config(
+    config: Any, where: str, custom_objects: dict[str, Any], strict: bool
+) -> None:
     """Raise unless Keras can rebuild ``config`` without importing anything.
 
     Keras' safe mode refuses lambdas and its non-modelling functions, but
-    imports any ``keras.*`` module a config names (test modules among them).
-    Here every module named must already be imported. ``functions``: function
-    nodes must also be among :func:`keras_names` (for configs in the manifest,
-    whose functions may be called with arguments from the file).
+    imports any ``keras.*`` module a config names (its own test modules
+    among them): here every module must already be imported, and, ``strict``,
+    every class and function among :func:`keras_names`. Arrays may only be
+    of numbers.
     """
-    for node, module in keras_config_names(config):
-        class_name = node["class_name"]
-        if class_name in ("__lambda__", "__typespec__"):
+    for node in _keras_nodes(config):
+        class_name, module = node["class_name"], node.get("module")
+        if class_name in _KERAS_CODE:
             raise Untrusted(
                 f"holds Python code in {where} ({class_name}, as a Lambda layer does)",
                 "Safe mode never runs it: pass safe_mode=False only for a file you "
@@ -245,6 +270,11 @@ def check_keras_config(config: Any, where: str, functions: bool) -> None:
                 "activations are different: pass them as custom_objects={'MyLayer': "
                 "MyLayer}.)",
             )
+        if class_name in _KERAS_ARRAYS:
+            dtype = (node.get("config") or {}).get("dtype")
+            if not (isinstance(dtype, str) and _KERAS_DTYPE.fullmatch(dtype)):
+                raise Damaged(f"{where} holds an array of dtype {dtype!r}")
+            continue
         if module is not None and not isinstance(module, str):
             raise Damaged(f"{where} names module {module!r}")
         if module not in (None, "builtins") and module not in sys.modules:
@@ -252,30 +282,18 @@ def check_keras_config(config: Any, where: str, functions: bool) -> None:
                 f"names module {module!r} (in {where}), which is not imported",
                 f"Import {module} yourself before loading, if you trust it",
             )
-        if functions and class_name == "function" and module != "builtins":
-            name = f"{module}.{node.get('config')}"
-            if name not in keras_names():
-                raise Untrusted(f"names the function {name!r} as {where}")
+        if strict and not _resolved_by_keras(node, custom_objects, strict):
+            raise Untrusted(f"names {_keras_name(node)!r} in {where}")
 
 
-def unregistered_keras_names(config: Any) -> set[str]:
-    """Names in a Keras config that Keras cannot resolve without custom_objects."""
-    names = set()
-    for node, module in keras_config_names(config):
-        if module in (None, "builtins"):
-            continue
-        name = node.get("config") if node["class_name"] == "function" else None
-        name = f"{module}.{name or node['class_name']}"
-        registered = node.get("registered_name") or node["class_name"]
-        keras_module = module == "keras" or module.startswith("keras.")
-        if keras_module and module in sys.modules:
-            continue
-        if isinstance(registered, str) and keras.saving.get_registered_object(
-            registered
-        ):
-            continue
-        names.add(name)
-    return names
+def unresolved_keras_names(config: Any, strict: bool) -> set[str]:
+    """Names in a Keras config that load resolves only through custom_objects."""
+    return {
+        _keras_name(node)
+        for node in _keras_nodes(config)
+        if node["class_name"] not in _KERAS_CODE | _KERAS_ARRAYS
+        and not _resolved_by_keras(node, {}, strict)
+    }
 
 
 def shadows_class_attribute(cls: type, name: str) -> bool:
@@ -390,3 +408,16 @@ def check_extra_parameter(cls: type, name: str) -> None:
         or shadows_class_attribute(cls, name)
     ):
         raise Damaged(f"it names a parameter {name!r}, which no estimator takes")
+
+
+def shown(value: Any) -> str:
+    """A value from the file, shortened for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def clipped(error: BaseException, limit: int = 600) -> str:
+    """An error's message, its middle cut out when long (Keras' quote configs)."""
+    text = str(error)
+    half = limit // 2
+    return text if len(text) <= limit else f"{text[:half]} [...] {text[-half:]}"

@@ -41,6 +41,7 @@ from skkeras_proba._persistence_checks import (
     check_extra_parameter,
     constructor_parameters,
     shadows_class_attribute,
+    shown,
 )
 from skkeras_proba._regressor import KerasRegressor
 
@@ -225,12 +226,7 @@ def check_state(cls: type, state: dict[str, Any]) -> None:
             continue
         valid, expected = schema[name]
         if not valid(value):
-            raise Damaged(f"attribute {name!r} = {_shown(value)} is not {expected}")
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+            raise Damaged(f"attribute {name!r} = {shown(value)} is not {expected}")
 
 
 def rebuild_encoder(
@@ -250,7 +246,7 @@ def rebuild_encoder(
         for name, value in state.items():
             valid, expected = fitted[name]
             if not valid(value):
-                raise Damaged(f"attribute {name!r} = {_shown(value)} is not {expected}")
+                raise Damaged(f"attribute {name!r} = {shown(value)} is not {expected}")
         encoder = cls(**params)
         vars(encoder).update(state)
         if state and cls is ClassifierTargetEncoder:
@@ -287,7 +283,7 @@ def _classes_param(params: dict[str, Any], user_code: UserCode) -> None:
     if set(params) - {"classes"} or not (
         params.get("classes") is None or _labels(params["classes"])
     ):
-        raise Damaged(f"has the parameters {_shown(params)}")
+        raise Damaged(f"has the parameters {shown(params)}")
 
 
 _ENCODER_FIELDS: dict[type, tuple[Callable, dict[str, tuple[Callable, str]]]] = {
@@ -455,7 +451,7 @@ def _check_classes(state: dict[str, Any]) -> None:
     multioutput = kind == _targets.MULTIOUTPUT
     saved = state.get("classes_")
     if not _same_labels(saved if multioutput else [saved], classes):
-        raise Damaged(f"attribute 'classes_' = {_shown(saved)} contradicts heads_")
+        raise Damaged(f"attribute 'classes_' = {shown(saved)} contradicts heads_")
     n_classes = [len(c) for c in classes] if multioutput else len(classes[0])
     if state.get("n_classes_") != n_classes:
         raise Damaged(
@@ -485,6 +481,6 @@ def _check_targets(state: dict[str, Any], units: list[int]) -> None:
 def _expect(state: dict[str, Any], name: str, expected: Any) -> None:
     if state.get(name) != expected:
         raise Damaged(
-            f"attribute {name!r} = {_shown(state.get(name))} contradicts the "
+            f"attribute {name!r} = {shown(state.get(name))} contradicts the "
             f"model and the other attributes, which give {expected!r}"
         )

@@ -423,14 +423,14 @@ def test_feature_encoder_function_that_the_user_did_not_pass_is_refused(
 
 def test_keras_config_with_a_lambda_in_the_manifest_is_refused(saved, tmp_path):
     config = {
-        "module": "keras.losses",
-        "class_name": "LossFunctionWrapper",
+        "module": "keras.metrics",
+        "class_name": "MeanMetricWrapper",
         "config": {
             "fn": {"class_name": "__lambda__", "config": {"value": "AAAA"}},
             "name": "x",
         },
     }
-    edit = _set("params", "loss", {"type": "keras_object", "config": config})
+    edit = _set("params", "metrics", [{"type": "keras_object", "config": config}])
     path = _edited(saved["classifier"], tmp_path, edit)
     assert "safe_mode=False" in _assert_refused(path, NOT_TRUSTED)
 
