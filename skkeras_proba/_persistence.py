@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ def load(
     """
     path = Path(path)
     reader = Reader(dict(custom_objects or {}), safe_mode)
-    return _reading(path, lambda archive: reader.load(archive))
+    return _reading(path, reader.load)
 
 
 def get_untrusted_types(path: str | os.PathLike) -> list[str]:
@@ -231,7 +232,7 @@ def get_untrusted_types(path: str | os.PathLike) -> list[str]:
     return _reading(Path(path), _untrusted_names)
 
 
-def _reading(path: Path, read: Any) -> Any:
+def _reading(path: Path, read: Callable[[Archive], Any]) -> Any:
     """``read(archive)`` on the file at ``path``, every failure a ValueError."""
     with path.open("rb") as file:  # a missing file is an OSError, as usual
         try:

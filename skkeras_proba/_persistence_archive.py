@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,10 @@ class Archive:
                 zipfile.ZIP_STORED,
                 zipfile.ZIP_DEFLATED,
             ):
-                raise Damaged(f"member {info.filename!r} is encrypted or compressed")
+                raise Damaged(
+                    f"member {info.filename!r} is encrypted, or compressed in a "
+                    "way save never writes"
+                )
         self.archive = archive
         self.model_members = set(names) - {MANIFEST}
 
@@ -87,7 +89,7 @@ class Archive:
         """The member copied to ``directory``, and its Keras config."""
         target = directory / f"{MODEL_MEMBER.fullmatch(name)[1]}.keras"
         with self._open(name, MAX_MODEL_BYTES) as source, target.open("wb") as copy:
-            shutil.copyfileobj(source, copy)  # zipfile stops at the size checked
+            _copy(source, copy, MAX_MODEL_BYTES)
         with zipfile.ZipFile(target) as model_archive:
             infos = model_archive.infolist()
             if sum(info.file_size for info in infos) > MAX_MODEL_BYTES:
@@ -99,7 +101,18 @@ class Archive:
         return target, config
 
 
+def _copy(source: Any, target: Any, limit: int) -> None:
+    """Copy in chunks, stopping past ``limit`` bytes, whatever headers say."""
+    copied = 0
+    while chunk := source.read(2**20):
+        copied += len(chunk)
+        if copied > limit:
+            raise TooLarge(f"a member inflates to more than {limit} bytes")
+        target.write(chunk)
+
+
 def check_header(manifest: Any) -> None:
+    """Raise unless the manifest is ours, of a version this code reads."""
     named = manifest.get("format") if isinstance(manifest, dict) else None
     if named != FORMAT:
         raise LoadError(

@@ -68,8 +68,8 @@ class Untrusted(LoadError):
             "skkeras_proba.get_untrusted_types(path) lists every such name"
         )
         return (
-            f"{path} is not trusted: it {self.reason}, which load refuses: it "
-            f"runs no code that a file names. {fix}."
+            f"{path} is not trusted: it {self.reason}. load runs no code that a "
+            f"file names unless you hand it over. {fix}."
         )
 
 
@@ -143,24 +143,39 @@ _SAFE_CALLBACKS = (
 
 
 @functools.cache
+def _keras_namespace(namespace: str) -> dict[str, Any]:
+    """The classes (of the namespace's base) and functions of one namespace."""
+    base, module = _KERAS_NAMESPACES[namespace], sys.modules[namespace]
+    found = {}
+    for attribute in dir(module):
+        obj = getattr(module, attribute)
+        is_class = inspect.isclass(obj) and base is not None
+        if (is_class and issubclass(obj, base)) or (
+            inspect.isfunction(obj) and attribute not in _NOT_MODELLING
+        ):
+            found[f"{namespace}.{attribute}"] = obj
+    return found
+
+
+@functools.cache
 def keras_names() -> dict[str, Any]:
     """Keras classes and functions a file may name, by public and module name."""
     found: dict[str, Any] = {}
-    for namespace, base in _KERAS_NAMESPACES.items():
-        module = sys.modules[namespace]
-        for attribute in dir(module):
-            obj = getattr(module, attribute)
-            is_class = inspect.isclass(obj) and base is not None
-            if (is_class and issubclass(obj, base)) or (
-                inspect.isfunction(obj) and attribute not in _NOT_MODELLING
-            ):
-                found[f"{namespace}.{attribute}"] = obj
+    for namespace in _KERAS_NAMESPACES:
+        found.update(_keras_namespace(namespace))
     for attribute in _SAFE_CALLBACKS:
         found[f"keras.callbacks.{attribute}"] = getattr(keras.callbacks, attribute)
     # Format version 1 named them by module: keras.src.losses.losses.Huber.
     for obj in list(found.values()):
         found.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
     return found
+
+
+@functools.cache
+def _loss_functions() -> frozenset[int]:
+    """Ids of the functions of keras.losses and keras.metrics."""
+    namespaces = ("keras.losses", "keras.metrics")
+    return frozenset(id(f) for n in namespaces for f in _keras_namespace(n).values())
 
 
 def allowed_names() -> dict[str, Any]:
@@ -227,7 +242,9 @@ def _keras_name(node: dict) -> str:
     )
 
 
-def _resolved_by_keras(node: dict, custom_objects: dict[str, Any], strict: bool):
+def _resolved_by_keras(
+    node: dict, custom_objects: dict[str, Any], strict: bool
+) -> bool:
     """Whether Keras finds the node's class or function, importing nothing.
 
     ``strict``: among :func:`keras_names` only, as for configs in the manifest,
@@ -353,7 +370,7 @@ def _is_optimizer(obj: Any) -> bool:
 
 
 def _is_loss(obj: Any) -> bool:
-    keras_function = inspect.isfunction(obj) and obj in keras_names().values()
+    keras_function = inspect.isfunction(obj) and id(obj) in _loss_functions()
     return keras_function or _subclass(obj, keras.losses.Loss)
 
 
@@ -362,7 +379,8 @@ def _is_metric(obj: Any) -> bool:
 
 
 def _is_callback(obj: Any) -> bool:
-    return _subclass(obj, keras.callbacks.Callback) and obj in keras_names().values()
+    allowed = (getattr(keras.callbacks, name) for name in _SAFE_CALLBACKS)
+    return any(obj is callback for callback in allowed)
 
 
 def _subclass(obj: Any, base: type) -> bool:

@@ -79,7 +79,7 @@ _SCALARS = (type(None), bool, int, float, str, np.generic)
 
 
 class Reader:
-    """Turns the plain JSON data written by :class:`_Writer` back into values.
+    """Turns the plain JSON data written by ``Writer`` back into an estimator.
 
     Names are looked up (:meth:`name`), never imported in safe mode; each
     value is checked as it is read, and the whole against the model before
@@ -141,8 +141,8 @@ class Reader:
                 _check_tag(value, "keras_model", where)
                 state[name] = self._model_ref(value)
             elif name in REBUILT:  # format 1 wrote fit's empty callback lists
-                if self.value(value, where) != []:
-                    raise Damaged(f"{where} holds callbacks")
+                if value != []:
+                    raise Damaged(f"{where} = {shown(value)} holds callbacks")
             else:
                 state[name] = self.value(value, where)
         return cls, params, state
@@ -340,7 +340,7 @@ class Reader:
             name: self.value(value, f"{where} attribute {name!r}")
             for name, value in _named(data["state"], where).items()
         }
-        if cls in ENCODERS.values():
+        if any(cls is encoder for encoder in ENCODERS.values()):
             return rebuild_encoder(cls, params, state, self.user_code, where)
         if not (inspect.isclass(cls) and issubclass(cls, BaseEstimator)):
             raise Damaged(f"{where} is of class {cls!r}, not an estimator")

@@ -139,8 +139,6 @@ _STATE: dict[str, tuple[Callable[[Any], bool], str]] = {
         ),
         "a tuple of at least two ints (or None)",
     ),
-    "_fit_callbacks": (lambda v: v == [], "an empty list"),
-    "_predict_callbacks": (lambda v: v == [], "an empty list"),
     "_partial_fit_classes": (lambda v: v is None, "None"),
     "_random_state": (lambda v: v is None or _count(v), "None or an int"),
     "_user_params": (
@@ -251,6 +249,10 @@ def rebuild_encoder(
         vars(encoder).update(state)
         if state and cls is ClassifierTargetEncoder:
             _check_classifier_encoder(encoder)
+        if state and cls is RegressorTargetEncoder:
+            shape = encoder._y_shape
+            if encoder.n_outputs_ != (1 if len(shape) == 1 else shape[1]):
+                raise Damaged(f"n_outputs_ contradicts its y shape {shape}")
     except (Damaged, Untrusted) as error:
         error.reason = f"{where}, a {cls.__name__}, {error.reason}"
         raise
@@ -450,7 +452,9 @@ def _check_classes(state: dict[str, Any]) -> None:
         )
     multioutput = kind == _targets.MULTIOUTPUT
     saved = state.get("classes_")
-    if not _same_labels(saved if multioutput else [saved], classes):
+    if multioutput != isinstance(saved, list) or not _same_labels(
+        saved if multioutput else [saved], classes
+    ):
         raise Damaged(f"attribute 'classes_' = {shown(saved)} contradicts heads_")
     n_classes = [len(c) for c in classes] if multioutput else len(classes[0])
     if state.get("n_classes_") != n_classes:
@@ -461,21 +465,23 @@ def _check_classes(state: dict[str, Any]) -> None:
     if kind == _targets.MULTILABEL:
         n_outputs = len(classes[0])
     _expect(state, "n_outputs_", n_outputs)
-    _expect(
-        state, "y_ndim_", 1 if kind in (_targets.BINARY, _targets.MULTICLASS) else 2
-    )
-    encoder = state.get("target_encoder_")
-    if encoder is not None and hasattr(encoder, "n_outputs_"):
-        _expect(vars(encoder), "n_outputs_", state["n_outputs_"])
+    _expect(state, "y_ndim_", 1 if one_column else 2)
+    _check_encoder_outputs(state)
 
 
 def _check_targets(state: dict[str, Any], units: list[int]) -> None:
     _expect(state, "_output_units", units)
     _expect(state, "n_outputs_", sum(units))
     _expect(state, "y_ndim_", 1 if sum(units) == 1 else 2)
+    _check_encoder_outputs(state)
+
+
+def _check_encoder_outputs(state: dict[str, Any]) -> None:
+    """The default target encoder saw the columns of y the estimator did."""
     encoder = state.get("target_encoder_")
     if encoder is not None and hasattr(encoder, "n_outputs_"):
-        _expect(vars(encoder), "n_outputs_", state["n_outputs_"])
+        seen = {"target_encoder_.n_outputs_": encoder.n_outputs_}
+        _expect(seen, "target_encoder_.n_outputs_", state["n_outputs_"])
 
 
 def _expect(state: dict[str, Any], name: str, expected: Any) -> None:
