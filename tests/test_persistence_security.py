@@ -900,3 +900,14 @@ def test_allowed_objects_load_by_public_and_by_module_name(saved, tmp_path):
         edit = _set("params", "optimizer", _name(module, "Adam"))
         path = _edited(saved["classifier"], tmp_path, edit)
         assert load(path, custom_objects=BUILD).optimizer is keras.optimizers.Adam
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"PK\x05\x06" + bytes(18), b"\x00" * 100],
+    ids=["empty", "empty_zip", "zeros"],
+)
+def test_empty_or_broken_container_is_not_taken_for_a_file_of_ours(content, tmp_path):
+    path = tmp_path / "broken.skkeras"
+    path.write_bytes(content)
+    _assert_refused(path, "not a file written by skkeras_proba.save")
