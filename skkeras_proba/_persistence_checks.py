@@ -359,7 +359,9 @@ def check_callables(
             name = getattr(item, "__qualname__", type(item).__name__)
             raise Untrusted(
                 f"names {getattr(item, '__module__', '')}.{name} as {where}, "
-                "which does not take it"
+                "which does not take it",
+                "save never writes it there, so the file was edited. Pass it in "
+                "custom_objects only if it is your own object, meant for that place",
             )
 
 
