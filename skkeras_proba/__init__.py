@@ -8,7 +8,7 @@ warn_about_unsupported_versions()
 
 from skkeras_proba._classifier import KerasClassifier  # noqa: E402
 from skkeras_proba._heads import Head, inspect_heads  # noqa: E402
-from skkeras_proba._persistence import load, save  # noqa: E402
+from skkeras_proba._persistence import get_untrusted_types, load, save  # noqa: E402
 from skkeras_proba._regressor import KerasRegressor  # noqa: E402
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "KerasClassifier",
     "KerasRegressor",
     "__version__",
+    "get_untrusted_types",
     "inspect_heads",
     "load",
     "save",
