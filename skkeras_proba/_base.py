@@ -23,7 +23,7 @@ from skkeras_proba._fit_loop import (
     steps_per_epoch_for,
     steps_per_execution_for,
 )
-from skkeras_proba._inference import (
+from skkeras_proba._forward import (
     KERAS_PREDICT_KWARGS,
     Decode,
     Forward,

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skkeras_proba import _proba, _targets, _uncertainty
 from skkeras_proba._base import KerasEstimatorBase
 from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
+from skkeras_proba._forward import Decode, Forward
 from skkeras_proba._heads import (
     READ_PRE_ACTIVATION,
     Head,
@@ -33,7 +34,6 @@ from skkeras_proba._incremental import (
     check_same_classes,
     check_target_shape,
 )
-from skkeras_proba._inference import Decode, Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
 _ONE_COLUMN_KINDS = (_targets.BINARY, _targets.MULTICLASS)

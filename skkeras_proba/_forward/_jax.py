@@ -23,7 +23,7 @@ import jax
 import keras
 import numpy as np
 
-from skkeras_proba._buckets import bucket_rows, pad_rows
+from skkeras_proba._forward._buckets import bucket_rows, pad_rows
 
 
 def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
