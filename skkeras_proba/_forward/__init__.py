@@ -13,8 +13,7 @@ input + output + one batch.
 A :class:`Forward` holds the compiled pass. Estimators keep one per fitted
 model, drop it when pickled and rebuild it when unpickled (see ``_base.py``).
 It also runs Monte Carlo dropout passes (:meth:`Forward.passes`) through a
-second compiled pass, of a copy of the model whose dropout is always active
-(see ``_uncertainty.py``).
+second compiled pass, of a copy of the model whose dropout is always active.
 
 The package, one module per job:
 
@@ -23,7 +22,9 @@ The package, one module per job:
   :func:`_backend_module`), so the package needs only that backend's
   framework;
 - ``_buckets.py``: the row buckets that bound the compilations of the
-  backends that compile per input shape (JAX, PyTorch).
+  backends that compile per input shape (JAX, PyTorch);
+- ``_mc_dropout.py``: the copy of the model whose dropout is always active,
+  and the seeds of its passes.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from skkeras_proba import _uncertainty
 from skkeras_proba._callbacks import overrides_any_hook
+from skkeras_proba._forward._mc_dropout import dropout_active_copy, reseed
 
 DEFAULT_BATCH_SIZE = 8192
 """Rows per forward call when ``predict__batch_size`` is not set.
@@ -150,11 +151,11 @@ class Forward:
         """
         with self._stochastic_lock:
             if self._stochastic is None:
-                copy = _uncertainty.dropout_active_copy(self.model)
+                copy = dropout_active_copy(self.model)
                 run = copy if self._read is None else self._read(copy)
                 self._stochastic = copy, _Traced(run)
             copy, traced = self._stochastic
-            _uncertainty.reseed(copy, seed)
+            reseed(copy, seed)
 
             def run_passes(batch: Any) -> list[np.ndarray]:
                 per_pass = [traced(batch) for _ in range(n_passes)]
