@@ -10,13 +10,13 @@ from typing import Any
 import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skkeras_proba import _decode, _proba, _targets
 from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._compat import Interval, StrOptions
 from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
 from skkeras_proba._forward import Decode, Forward
 from skkeras_proba._forward._mc_dropout import check_has_dropout, passes_seed

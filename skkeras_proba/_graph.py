@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
-from skkeras_proba._compat import producer_call_input
+from skkeras_proba._compat import keras_history, producer_call_input
 from skkeras_proba._losses import snake_case
 from skkeras_proba._proba import SIGMOID, SOFTMAX
 
@@ -60,7 +60,7 @@ def output_names(model: keras.Model) -> list[str]:
     tensors = graph_outputs(model) or [None]
     # Sequential models have no output names: name a head by its last layer.
     return [
-        getattr(getattr(t, "_keras_history", [None])[0], "name", f"output_{i}")
+        getattr((keras_history(t) or [None])[0], "name", f"output_{i}")
         for i, t in enumerate(tensors)
     ]
 
@@ -89,7 +89,7 @@ def producer_activation(tensor: Any) -> tuple[str, BuildTensor | None]:
     input can be reached, a function building that input as a tensor of the
     same graph (None otherwise). Nothing is built while looking.
     """
-    history = getattr(tensor, "_keras_history", None)
+    history = keras_history(tensor)
     if history is None:
         return "unknown", None
     operation = history[0]
