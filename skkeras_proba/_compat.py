@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -22,6 +21,9 @@ import numpy as np
 # When they can go: when scikit-learn exposes them publicly.
 from sklearn.utils._param_validation import Interval as Interval
 from sklearn.utils._param_validation import StrOptions as StrOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 
 def check_sample_weight(sample_weight: Any, X: Any, dtype: Any = None) -> np.ndarray:

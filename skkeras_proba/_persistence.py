@@ -228,7 +228,7 @@ def _corrupt_message(path: Path, error: Any) -> str:
 
 
 def _library_version() -> str:
-    from skkeras_proba import __version__
+    from skkeras_proba._versions import __version__
 
     return __version__
 

@@ -10,7 +10,6 @@ Decoding the model's outputs back into scikit-learn's terms is ``_decode``'s.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +17,8 @@ import numpy as np
 from skkeras_proba._losses import ONE_HOT_LOSSES
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from skkeras_proba._heads import Head
 
 BINARY = "binary"

@@ -32,8 +32,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -41,6 +40,9 @@ import scipy.sparse as sp
 
 from skkeras_proba._callbacks import overrides_any_hook
 from skkeras_proba._forward._mc_dropout import dropout_active_copy, reseed
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 DEFAULT_BATCH_SIZE = 8192
 """Rows per forward call when ``predict__batch_size`` is not set.

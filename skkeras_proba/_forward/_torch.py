@@ -34,14 +34,16 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import torch
 
 from skkeras_proba._forward._buckets import bucket_rows, pad_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEFAULT_BATCH_SIZE = 4096
 """Rows per forward call on PyTorch (the other backends take 8192).
