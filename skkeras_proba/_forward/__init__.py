@@ -58,7 +58,7 @@ Decode = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 
 Read = Callable[[keras.Model], keras.Model]
-"""Maps a model to the model whose outputs are read (see ``_graph.reading_model``)."""
+"""Maps a model to the model whose outputs are read (see ``_heads.reading_model``)."""
 
 
 class Forward:
