@@ -58,7 +58,7 @@ OLDEST_STAMP := $(OLDEST)/.installed-stamp
 $(OLDEST_STAMP): pyproject.toml .ci/oldest_constraints.py
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv $(OLDEST)
-	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip packaging "tomli; python_version < '3.11'"
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip packaging
 	$(OLDEST)/bin/python .ci/oldest_constraints.py > $(OLDEST)/constraints.txt
 	$(OLDEST)/bin/python -m pip install --quiet -c $(OLDEST)/constraints.txt -e ".[test]"
 	touch $(OLDEST_STAMP)

@@ -8,14 +8,10 @@ would say so).
 """
 
 import sys
+import tomllib
 from pathlib import Path
 
 from packaging.requirements import Requirement
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 

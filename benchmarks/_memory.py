@@ -31,7 +31,7 @@ import psutil
 from _workload import fit_raw_keras, make_data, ours
 
 from skkeras_proba._compat import custom_gradients_released
-from skkeras_proba._inference import default_batch_size
+from skkeras_proba._forward import default_batch_size
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")

@@ -117,7 +117,7 @@ from _workload import (
 )
 
 import skkeras_proba
-from skkeras_proba._inference import default_batch_size
+from skkeras_proba._forward import default_batch_size
 
 MIB = 2**20
 _STARTED = time.perf_counter()

@@ -11,10 +11,9 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skkeras_proba._compat import custom_gradients_released
+from skkeras_proba._compat import Interval, StrOptions, custom_gradients_released
 from skkeras_proba._fit_input import keras_fit_is_own, untuned_input
 from skkeras_proba._fit_loop import (
     AUTO,
@@ -23,7 +22,7 @@ from skkeras_proba._fit_loop import (
     steps_per_epoch_for,
     steps_per_execution_for,
 )
-from skkeras_proba._inference import (
+from skkeras_proba._forward import (
     KERAS_PREDICT_KWARGS,
     Decode,
     Forward,

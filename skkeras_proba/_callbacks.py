@@ -9,9 +9,12 @@ overrides the hooks it changes; a hook a callback merely inherits from
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import keras
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 def overrides_any_hook(

@@ -10,14 +10,16 @@ from typing import Any
 import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skkeras_proba import _proba, _targets, _uncertainty
+from skkeras_proba import _decode, _proba, _targets
 from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._compat import Interval, StrOptions
 from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
+from skkeras_proba._forward import Decode, Forward
+from skkeras_proba._forward._mc_dropout import check_has_dropout, passes_seed
 from skkeras_proba._heads import (
     READ_PRE_ACTIVATION,
     Head,
@@ -33,7 +35,6 @@ from skkeras_proba._incremental import (
     check_same_classes,
     check_target_shape,
 )
-from skkeras_proba._inference import Decode, Forward
 
 _ROWS_TO_DECIDE_HEADS = 1000
 _ONE_COLUMN_KINDS = (_targets.BINARY, _targets.MULTICLASS)
@@ -447,7 +448,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         self._bind(heads, classes, kind)
         warn_on_loss_mismatch(self.heads_)
         if self.mc_dropout:  # before training, not at the first prediction
-            _uncertainty.check_has_dropout(self.model_, self.mc_dropout)
+            check_has_dropout(self.model_, self.mc_dropout)
 
     def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):
         if len(classes) != len(heads):
@@ -480,9 +481,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             return self._forward(X, batch_size, decode)
 
         def average_then_decode(passes: list[np.ndarray]) -> list[np.ndarray]:
-            averaged = _uncertainty.average_passes(
-                passes, self.heads_, self.target_kind_
-            )
+            averaged = _decode.average_passes(passes, self.heads_, self.target_kind_)
             return averaged if decode is None else decode(averaged)
 
         return self._forward.passes(
@@ -512,7 +511,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         return scores if decode is None else decode(scores)
 
     def _mc_seed(self) -> int:
-        return _uncertainty.passes_seed(self.random_state)
+        return passes_seed(self.random_state)
 
     def _keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
         if self._custom_target_encoder:
@@ -541,8 +540,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         """One batch's labels, one array per head."""
         kind = self.target_kind_
         return [
-            _targets.head_labels(
-                _targets.head_proba(r.reshape(len(r), -1), head, kind), classes, kind
+            _decode.head_labels(
+                _decode.head_proba(r.reshape(len(r), -1), head, kind), classes, kind
             )
             for r, head, classes in zip(
                 raw, self.heads_, self._head_classes, strict=True
@@ -593,7 +592,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         """
         if self._custom_target_encoder:
             return self._custom_encoder_predictions(X, kwargs, return_proba=True)
-        return self._single_or_list(self._per_head(X, _targets.head_proba, kwargs))
+        return self._single_or_list(self._per_head(X, _decode.head_proba, kwargs))
 
     def predict_log_proba(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
         """Log of class probabilities, computed stably from logits.
@@ -615,7 +614,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         if self._custom_target_encoder:
             with np.errstate(divide="ignore"):
                 return np.log(self.predict_proba(X, **kwargs))
-        return self._single_or_list(self._per_head(X, _targets.head_log_proba, kwargs))
+        return self._single_or_list(self._per_head(X, _decode.head_log_proba, kwargs))
 
     @available_if(_uses_own_target_encoding)
     def decision_function(self, X: Any, **kwargs: Any) -> np.ndarray | list[np.ndarray]:
@@ -637,7 +636,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             per-class logits (log-probabilities for probability heads). For
             multi-label targets, per-label log-odds.
         """
-        return self._single_or_list(self._per_head(X, _targets.head_decision, kwargs))
+        return self._single_or_list(self._per_head(X, _decode.head_decision, kwargs))
 
     def predict_proba_passes(self, X: Any) -> np.ndarray | list[np.ndarray]:
         """Class probabilities of each Monte Carlo dropout pass.
@@ -679,7 +678,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             self._mc_seed(),
             X.shape[0] if batch_size == -1 else batch_size,
             functools.partial(
-                _uncertainty.proba_per_pass, heads=self.heads_, kind=self.target_kind_
+                _decode.proba_per_pass, heads=self.heads_, kind=self.target_kind_
             ),
         )
         return self._single_or_list([np.swapaxes(p, 0, 1) for p in per_head])

@@ -1,17 +1,41 @@
-"""Version shims and every use of a private Keras, TensorFlow or scikeras name.
+"""Version shims and every use of a private Keras, TensorFlow or scikit-learn name.
 
-Each entry says why it is needed and when it can go.
+Each entry says why it is needed and when it can go. Nothing is imported from
+a private module of scikeras; the private hooks and attributes of its
+``BaseWrapper``, which the estimators subclass, are overridden where they
+subclass it (``_scikeras_fixes``, ``_base``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+
+# scikit-learn's parameter constraints (``_parameter_constraints``, checked by
+# ``BaseEstimator._validate_params``) are written with these classes, as in
+# every scikit-learn estimator; scikit-learn has no public path for them (1.7).
+# When they can go: when scikit-learn exposes them publicly.
+from sklearn.utils._param_validation import Interval as Interval
+from sklearn.utils._param_validation import StrOptions as StrOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+
+def check_sample_weight(sample_weight: Any, X: Any, dtype: Any = None) -> np.ndarray:
+    """``sample_weight`` for ``X`` as scikit-learn's estimators validate it.
+
+    None gives ones, a scalar fills, an array must have one weight per row.
+    ``sklearn.utils.validation._check_sample_weight`` is private (1.7). When it
+    can go: when scikit-learn makes it public.
+    """
+    from sklearn.utils.validation import _check_sample_weight
+
+    return _check_sample_weight(sample_weight, X, dtype=dtype)
 
 
 def _global_state() -> Any:
@@ -173,6 +197,16 @@ def custom_gradients_released() -> Iterator[None]:
                         registry.pop(name, None)
 
 
+def keras_history(tensor: Any) -> tuple[Any, int, int] | None:
+    """The operation, node index and output index that produced ``tensor``.
+
+    None when ``tensor`` is not a symbolic Keras tensor. Keras 3.15 keeps them
+    in the private ``_keras_history``. When it can go: when Keras makes a
+    tensor's producing operation public.
+    """
+    return getattr(tensor, "_keras_history", None)
+
+
 def producer_call_input(tensor: Any) -> Any:
     """The tensor (or structure) passed to the call that produced ``tensor``.
 
@@ -182,7 +216,7 @@ def producer_call_input(tensor: Any) -> Any:
     is reached through the private ``_keras_history`` and ``_inbound_nodes``.
     When it can go: when Keras makes a tensor's producing node public.
     """
-    history = getattr(tensor, "_keras_history", None)
+    history = keras_history(tensor)
     if history is None:
         return None
     operation, node_index, _ = history

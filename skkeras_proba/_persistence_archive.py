@@ -23,6 +23,7 @@ from skkeras_proba._persistence_checks import (
     TooLarge,
     check_depth,
 )
+from skkeras_proba._versions import __version__
 
 FORMAT = "skkeras_proba"
 FORMAT_VERSION = 1
@@ -136,6 +137,4 @@ def check_header(manifest: Any) -> None:
 
 
 def library_version() -> str:
-    from skkeras_proba import __version__
-
     return __version__

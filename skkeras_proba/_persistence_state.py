@@ -28,11 +28,12 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
-from skkeras_proba import _targets, _uncertainty
+from skkeras_proba import _targets
 from skkeras_proba._classifier import KerasClassifier
 from skkeras_proba._encoders import ClassifierTargetEncoder
+from skkeras_proba._forward import Forward
+from skkeras_proba._forward._mc_dropout import check_has_dropout
 from skkeras_proba._heads import Head, inspect_heads
-from skkeras_proba._inference import Forward
 from skkeras_proba._persistence_checks import (
     Damaged,
     Untrusted,
@@ -354,7 +355,7 @@ def check_against_model(
         _check_targets(state, units)
     if params.get("mc_dropout"):
         try:
-            _uncertainty.check_has_dropout(state["model_"], params["mc_dropout"])
+            check_has_dropout(state["model_"], params["mc_dropout"])
         except ValueError as error:
             raise Damaged(
                 f"parameter 'mc_dropout' contradicts the model: {error}"

@@ -12,7 +12,7 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.validation import column_or_1d
 
 from skkeras_proba._base import KerasEstimatorBase
-from skkeras_proba._heads import output_names
+from skkeras_proba._graph import output_names
 from skkeras_proba._incremental import check_target_shape
 
 

@@ -16,8 +16,9 @@ import numpy as np
 from scikeras.utils import loss_name
 from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 
+from skkeras_proba._compat import check_sample_weight
 from skkeras_proba._seeding import release_random_state_callbacks, seed_from, seeded
 from skkeras_proba._validation import needs_validation
 
@@ -126,7 +127,7 @@ class ScikerasFixes(BaseWrapper):
         if sample_weight is None and class_weight is None:
             return None
         weight = np.array(
-            _check_sample_weight(sample_weight, X, dtype=np.float32), copy=True
+            check_sample_weight(sample_weight, X, dtype=np.float32), copy=True
         )
         if class_weight is not None:
             weight = weight * compute_sample_weight(class_weight, y)

@@ -49,8 +49,7 @@ from __future__ import annotations
 
 import random
 import threading
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -64,6 +63,9 @@ from skkeras_proba._compat import (
     set_tf_global_seed,
     tf_global_seed,
 )
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 _MAX_SEED = np.iinfo(np.int32).max
 

@@ -1,19 +1,25 @@
-"""Targets: classes, encoding y for Keras, decoding head outputs for scikit-learn.
+"""Targets, the y side: target kinds, classes, their checks, encoding y for Keras.
 
 The encoding of y is chosen per head from the loss the model was *compiled*
 with (one-hot for categorical cross-entropy, integer codes for the sparse
 variant, 0/1 for a single unit), never from the estimator's ``loss`` parameter
 alone, so a build function that compiles its own loss just works.
+
+Decoding the model's outputs back into scikit-learn's terms is ``_decode``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from skkeras_proba import _proba
-from skkeras_proba._heads import ONE_HOT_LOSSES, Head
+from skkeras_proba._losses import ONE_HOT_LOSSES
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from skkeras_proba._heads import Head
 
 BINARY = "binary"
 MULTICLASS = "multiclass"
@@ -115,41 +121,3 @@ def encode(
         encode_column(np.searchsorted(cls, column), len(cls), head)
         for column, cls, head in zip(columns, classes, heads, strict=True)
     ]
-
-
-def _independent_labels(head: Head, kind: str) -> bool:
-    """A multi-label head of sigmoid units; a softmax over one-hot labels is not."""
-    return kind == MULTILABEL and head.link == _proba.SIGMOID
-
-
-def head_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
-    """Probabilities of one head: (n_samples, n_classes) or (n_samples, n_labels)."""
-    if _independent_labels(head, kind):
-        return _proba.multilabel_proba(raw, logits=head.reads_logits)
-    return _proba.predict_proba(raw, link=head.link, logits=head.reads_logits)
-
-
-def head_log_proba(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
-    """Log-probabilities of one head, computed stably from logits."""
-    if _independent_labels(head, kind):
-        if head.reads_logits:
-            return _proba.log_sigmoid(raw)
-        with np.errstate(divide="ignore"):
-            return np.log(np.asarray(raw, dtype=np.float64))
-    return _proba.log_proba(raw, link=head.link, logits=head.reads_logits)
-
-
-def head_decision(raw: np.ndarray, head: Head, kind: str) -> np.ndarray:
-    """Decision values of one head, scikit-learn shaped."""
-    if _independent_labels(head, kind):
-        return _proba.multilabel_decision(raw, logits=head.reads_logits)
-    if kind == MULTILABEL:  # one column per label, even for two labels
-        return _proba.log_proba(raw, link=head.link, logits=head.reads_logits)
-    return _proba.decision_function(raw, link=head.link, logits=head.reads_logits)
-
-
-def head_labels(proba: np.ndarray, classes: np.ndarray, kind: str) -> np.ndarray:
-    """Labels from one head's probabilities, in the original label space."""
-    if kind == MULTILABEL:
-        return (proba > 0.5).astype(int)
-    return classes[np.argmax(proba, axis=1)]

@@ -38,10 +38,12 @@ import contextlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 IDLE_TRAINERS = 4
 """Architectures with idle trainers kept per process (least recently used

@@ -4,7 +4,7 @@ import keras
 
 from skkeras_proba._callbacks import overrides_any_hook
 from skkeras_proba._fit_loop import BATCH_HOOKS
-from skkeras_proba._inference import PREDICT_HOOKS
+from skkeras_proba._forward import PREDICT_HOOKS
 
 
 class EpochLogger(keras.callbacks.Callback):

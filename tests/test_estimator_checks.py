@@ -15,7 +15,7 @@ from tests.models import auto_head, linear_regression_head
 _FLOAT32 = (
     "Keras computes in float32: a row's outputs can differ by one float32 ulp "
     "(~1e-7 relative) with the batch it is computed in, just above the check's "
-    "float64 tolerance; test_inference pins invariance to float32 precision."
+    "float64 tolerance; test_forward pins invariance to float32 precision."
 )
 EXPECTED_FAILED_CHECKS: dict[str, str] = {
     "check_estimator_tags_renamed": (

@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from skkeras_proba import KerasClassifier
-from skkeras_proba._inference import Forward
+from skkeras_proba._forward import Forward
 from tests.models import logits_head
 
 pytestmark = pytest.mark.skipif(
@@ -25,7 +25,7 @@ def model():
 
 
 def test_batches_are_padded_to_few_shapes():
-    from skkeras_proba._buckets import bucket_rows
+    from skkeras_proba._forward._buckets import bucket_rows
 
     padded = {n: bucket_rows(n) for n in (1, 8, 9, 16, 17, 5000, 8193, 20_000)}
     assert padded == {

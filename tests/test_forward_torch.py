@@ -26,7 +26,7 @@ def _eager(model, batch):
 
 
 def test_outputs_equal_the_eager_call_as_numpy_arrays():
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._torch import compile_forward
 
     model = _mlp()
     outputs = compile_forward(model)(X)
@@ -35,7 +35,7 @@ def test_outputs_equal_the_eager_call_as_numpy_arrays():
 
 
 def test_read_only_input_is_accepted_and_left_unchanged():
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._torch import compile_forward
 
     model = _mlp()
     frozen = X.copy()
@@ -46,7 +46,7 @@ def test_read_only_input_is_accepted_and_left_unchanged():
 
 
 def test_dict_inputs_and_outputs_keep_their_structure():
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._torch import compile_forward
 
     left, right = keras.Input((4,), name="left"), keras.Input((2,), name="right")
     joined = keras.layers.Concatenate()([left, right])
@@ -68,7 +68,7 @@ def test_dict_inputs_and_outputs_keep_their_structure():
 def test_weights_still_train_after_an_inference_mode_pass():
     import torch
 
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._torch import compile_forward
 
     model = _mlp()
     with torch.enable_grad():
@@ -79,8 +79,8 @@ def test_weights_still_train_after_an_inference_mode_pass():
 
 
 def test_every_batch_size_is_traced_per_bucket_and_equals_the_eager_call():
-    from skkeras_proba._buckets import bucket_rows
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._buckets import bucket_rows
+    from skkeras_proba._forward._torch import compile_forward
 
     model = _mlp()
     forward = compile_forward(model)
@@ -94,7 +94,7 @@ def test_every_batch_size_is_traced_per_bucket_and_equals_the_eager_call():
 
 
 def test_weights_set_after_tracing_are_used():
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._torch import compile_forward
 
     model = _mlp()
     forward = compile_forward(model)
@@ -106,7 +106,7 @@ def test_weights_set_after_tracing_are_used():
 def test_a_trace_keeps_no_output_tensor_alive():
     import weakref
 
-    from skkeras_proba._forward_torch import compile_forward
+    from skkeras_proba._forward._torch import compile_forward
 
     traced_outputs = []
     model = _mlp()

@@ -7,12 +7,7 @@ import numpy as np
 import pytest
 
 from skkeras_proba import Head, inspect_heads
-from skkeras_proba._heads import (
-    loss_name,
-    reading_model,
-    resolve_heads,
-    warn_on_loss_mismatch,
-)
+from skkeras_proba._heads import reading_model, resolve_heads, warn_on_loss_mismatch
 from skkeras_proba._proba import sigmoid, softmax
 
 # Eager outputs as NumPy on any backend (torch's need detaching).
@@ -139,22 +134,6 @@ def test_losses_given_as_dict_are_matched_to_heads_by_name():
 def test_binary_loss_makes_a_multi_unit_linear_head_sigmoid():
     head = _only(_seq(keras.layers.Dense(4), loss="binary_crossentropy"))
     assert (head.link, head.logits) == ("sigmoid", True)
-
-
-@pytest.mark.parametrize(
-    ("loss", "name"),
-    [
-        ("sparse_categorical_crossentropy", "sparse_categorical_crossentropy"),
-        ("categorical_crossentropy", "categorical_crossentropy"),
-        ("CategoricalCrossentropy", "categorical_crossentropy"),
-        (keras.losses.CategoricalCrossentropy(), "categorical_crossentropy"),
-        (keras.losses.binary_crossentropy, "binary_crossentropy"),
-        (keras.losses.BinaryFocalCrossentropy, "binary_focal_crossentropy"),
-        ("mse", "mean_squared_error"),
-    ],
-)
-def test_loss_name_is_canonical_whatever_its_form(loss, name):
-    assert loss_name(loss) == name
 
 
 def test_linear_head_with_probability_loss_warns_to_use_from_logits():

@@ -13,7 +13,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.preprocessing import FunctionTransformer
 
 from skkeras_proba import KerasClassifier, KerasRegressor
-from skkeras_proba._inference import needs_keras_predict_loop
+from skkeras_proba._forward import needs_keras_predict_loop
 from tests.models import linear_regression_head, logits_head, softmax_head
 
 X, Y = load_iris(return_X_y=True)

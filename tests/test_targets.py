@@ -88,27 +88,3 @@ def test_single_class_is_rejected_whatever_the_head():
         _targets.check_enough_classes(
             [np.array([0, 1]), np.array(["a"])], _targets.MULTIOUTPUT
         )
-
-
-def test_labels_come_back_in_the_original_label_space():
-    proba = np.array([[0.1, 0.9], [0.8, 0.2]])
-    labels = _targets.head_labels(proba, np.array([3, 11]), _targets.BINARY)
-    np.testing.assert_array_equal(labels, [11, 3])
-    indicator = _targets.head_labels(proba, np.arange(2), _targets.MULTILABEL)
-    np.testing.assert_array_equal(indicator, [[0, 1], [1, 0]])
-
-
-def test_softmax_head_over_one_hot_labels_gives_one_distribution_per_row():
-    # One-hot y with Dense(k, "softmax") + categorical cross-entropy is an
-    # indicator y, but its labels are exclusive: never a sigmoid per unit.
-    raw = np.array([[2.0, 0.0, -1.0], [0.0, 3.0, 0.5]])
-    softmax_head, sigmoid_head = _head(3), _head(3, link="sigmoid")
-    proba = _targets.head_proba(raw, softmax_head, _targets.MULTILABEL)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_allclose(
-        np.exp(_targets.head_log_proba(raw, softmax_head, _targets.MULTILABEL)), proba
-    )
-    two_labels = _targets.head_decision(raw[:, :2], _head(2), _targets.MULTILABEL)
-    assert two_labels.shape == (2, 2)  # one column per label, as for k labels
-    independent = _targets.head_proba(raw, sigmoid_head, _targets.MULTILABEL)
-    np.testing.assert_allclose(independent, 1 / (1 + np.exp(-raw)))

@@ -4,6 +4,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,6 @@ KERAS = Requirement("keras>=3.2")
 
 
 def _pyproject() -> dict:
-    tomllib = pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
     return tomllib.loads(PYPROJECT.read_text())["project"]
 
 

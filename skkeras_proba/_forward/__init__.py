@@ -13,25 +13,36 @@ input + output + one batch.
 A :class:`Forward` holds the compiled pass. Estimators keep one per fitted
 model, drop it when pickled and rebuild it when unpickled (see ``_base.py``).
 It also runs Monte Carlo dropout passes (:meth:`Forward.passes`) through a
-second compiled pass, of a copy of the model whose dropout is always active
-(see ``_uncertainty.py``).
+second compiled pass, of a copy of the model whose dropout is always active.
+
+The package, one module per job:
+
+- ``_tensorflow.py``, ``_jax.py``, ``_torch.py``: compile the pass on one
+  Keras backend each; only the chosen backend's module is imported (see
+  :func:`_backend_module`), so the package needs only that backend's
+  framework;
+- ``_buckets.py``: the row buckets that bound the compilations of the
+  backends that compile per input shape (JAX, PyTorch);
+- ``_mc_dropout.py``: the copy of the model whose dropout is always active,
+  and the seeds of its passes.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import threading
 from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import scipy.sparse as sp
 
-from skkeras_proba import _uncertainty
 from skkeras_proba._callbacks import overrides_any_hook
+from skkeras_proba._forward._mc_dropout import dropout_active_copy, reseed
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 DEFAULT_BATCH_SIZE = 8192
 """Rows per forward call when ``predict__batch_size`` is not set.
@@ -142,11 +153,11 @@ class Forward:
         """
         with self._stochastic_lock:
             if self._stochastic is None:
-                copy = _uncertainty.dropout_active_copy(self.model)
+                copy = dropout_active_copy(self.model)
                 run = copy if self._read is None else self._read(copy)
                 self._stochastic = copy, _Traced(run)
             copy, traced = self._stochastic
-            _uncertainty.reseed(copy, seed)
+            reseed(copy, seed)
 
             def run_passes(batch: Any) -> list[np.ndarray]:
                 per_pass = [traced(batch) for _ in range(n_passes)]
@@ -182,26 +193,13 @@ class _Traced:
         ]
 
 
-_FORWARD_MODULES = {
-    "tensorflow": "skkeras_proba._forward_tensorflow",
-    "jax": "skkeras_proba._forward_jax",
-    "torch": "skkeras_proba._forward_torch",
-}
-"""The module compiling the forward pass on each Keras backend.
-
-Each has ``compile_forward(model) -> forward``, where ``forward(batch)`` returns
-``model(batch, training=False)``. Imported only when its backend is chosen, so
-that the package needs only that backend's framework.
-"""
-
-
 def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
     """The current backend's compiled ``model(batch, training=False)``.
 
     Backends without a module of their own (numpy, openvino) call the model
     eagerly.
     """
-    module = _forward_module()
+    module = _backend_module()
     if module is None:
         return functools.partial(_eager_call, model)
     return module.compile_forward(model)
@@ -209,12 +207,28 @@ def compile_forward(model: keras.Model) -> Callable[[Any], Any]:
 
 def default_batch_size() -> int:
     """Rows per forward call on the current backend when none is asked for."""
-    return getattr(_forward_module(), "DEFAULT_BATCH_SIZE", DEFAULT_BATCH_SIZE)
+    return getattr(_backend_module(), "DEFAULT_BATCH_SIZE", DEFAULT_BATCH_SIZE)
 
 
-def _forward_module() -> ModuleType | None:
-    module_name = _FORWARD_MODULES.get(keras.backend.backend())
-    return None if module_name is None else importlib.import_module(module_name)
+def _backend_module() -> ModuleType | None:
+    """The module compiling the forward pass on the Keras backend in use.
+
+    Each has ``compile_forward(model) -> forward``, where ``forward(batch)``
+    returns ``model(batch, training=False)``. Imported here, on first use,
+    rather than at the top: importing a backend's module imports its
+    framework, and only the chosen backend's framework need be installed.
+    None for backends without a module of their own.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from skkeras_proba._forward import _tensorflow as module
+    elif backend == "jax":
+        from skkeras_proba._forward import _jax as module
+    elif backend == "torch":
+        from skkeras_proba._forward import _torch as module
+    else:
+        return None
+    return module
 
 
 KERAS_PREDICT_KWARGS = frozenset({"batch_size", "verbose", "steps", "callbacks"})

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
 from skkeras_proba import KerasClassifier
-from skkeras_proba._inference import DEFAULT_BATCH_SIZE, Forward
+from skkeras_proba._forward import DEFAULT_BATCH_SIZE, Forward
 from tests.models import logits_head
 
 X, Y = load_digits(return_X_y=True)

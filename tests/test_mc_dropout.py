@@ -10,10 +10,6 @@ from sklearn.datasets import load_iris, make_multilabel_classification
 from sklearn.ensemble import VotingClassifier
 
 from skkeras_proba import KerasClassifier
-from skkeras_proba._heads import Head
-from skkeras_proba._proba import SIGMOID, SOFTMAX, sigmoid, softmax
-from skkeras_proba._targets import BINARY, MULTICLASS, MULTILABEL
-from skkeras_proba._uncertainty import average_passes
 
 X, Y = load_iris(return_X_y=True)
 X = (X - X.mean(axis=0)) / X.std(axis=0)
@@ -185,44 +181,3 @@ def test_deep_ensemble_soft_votes_over_seeds():
     # Seeded members make the whole ensemble reproducible.
     again = clone(deep_ensemble([0, 1, 2])).fit(X, Y).predict_proba(X)
     np.testing.assert_array_equal(again, proba)
-
-
-# ------------------------------------------------ averaging, without a model
-RNG = np.random.default_rng(0)
-PASSES = RNG.normal(scale=20.0, size=(5, 7, 3))
-
-
-def _head(units, link, logits=True):
-    return Head("out", units, "linear", None, link, logits, "layer")
-
-
-@pytest.mark.parametrize(
-    ("head", "kind", "probabilities"),
-    [
-        (_head(3, SOFTMAX), MULTICLASS, softmax),
-        (_head(3, SIGMOID), MULTILABEL, sigmoid),
-        (
-            _head(3, SIGMOID),
-            MULTICLASS,
-            lambda z: sigmoid(z) / sigmoid(z).sum(1)[:, None],
-        ),
-    ],
-)
-def test_averaged_logits_give_the_mean_of_the_probabilities(head, kind, probabilities):
-    (averaged,) = average_passes([PASSES], [head], kind)
-    expected = np.mean([probabilities(z) for z in PASSES], axis=0)
-    np.testing.assert_allclose(probabilities(averaged), expected, rtol=1e-9, atol=1e-15)
-
-
-def test_averaged_log_odds_of_a_single_unit_stay_finite_at_the_tails():
-    passes = np.array([[[800.0]], [[900.0]]])  # probabilities 1 - 1e-348...
-    (averaged,) = average_passes([passes], [_head(1, SIGMOID)], BINARY)
-    assert np.isfinite(averaged).all() and averaged[0, 0] > 800
-
-
-def test_probability_heads_are_averaged_as_they_are():
-    probabilities = RNG.dirichlet(np.ones(3), size=(4, 6))
-    (averaged,) = average_passes(
-        [probabilities], [_head(3, SOFTMAX, logits=False)], MULTICLASS
-    )
-    np.testing.assert_allclose(averaged, probabilities.mean(axis=0))

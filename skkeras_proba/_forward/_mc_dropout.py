@@ -1,4 +1,4 @@
-"""Monte Carlo dropout: a model's predictions with its dropout left on.
+"""Monte Carlo dropout: a copy of a model whose dropout stays on at prediction.
 
 Keeping dropout active at prediction time and averaging several stochastic
 passes (Gal & Ghahramani, 2016) turns a network trained with dropout into an
@@ -13,23 +13,18 @@ its own weights (copied, so the caller's model is never changed, and other
 threads may use it meanwhile) and its own seed generators, which
 :func:`reseed` sets before each prediction so that passes are reproducible.
 
-:func:`average_passes` turns the passes of one head into the values of a
-single pass of the same form (probabilities, or logits of the averaged
-probabilities), so that everything downstream decodes them unchanged.
+:meth:`Forward.passes <skkeras_proba._forward.Forward.passes>` runs the copy;
+``_decode.average_passes`` averages what the passes give.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from skkeras_proba import _proba
-from skkeras_proba._heads import Head
 from skkeras_proba._seeding import seed_from
-from skkeras_proba._targets import MULTILABEL, head_proba
 
 # Each dropout layer's seed state starts this many draws apart, so that the
 # streams of two layers never meet within one prediction (one draw per pass and
@@ -125,79 +120,3 @@ def passes_seed(random_state: int | np.random.RandomState | None) -> int:
     """
     seed = seed_from(random_state)
     return secrets.randbelow(2**31) if seed is None else seed
-
-
-def proba_per_pass(
-    passes: Sequence[np.ndarray], heads: Sequence[Head], kind: str
-) -> list[np.ndarray]:
-    """Each head's probabilities in every pass.
-
-    Parameters
-    ----------
-    passes, heads, kind
-        As for :func:`average_passes`.
-
-    Returns
-    -------
-    proba : list of ndarray of shape (n_samples, n_passes, n_classes)
-        Rows first, as the forward pass gathers them by rows.
-    """
-    return [
-        np.stack(
-            [head_proba(p.reshape(len(p), -1), head, kind) for p in head_passes], 1
-        )
-        for head_passes, head in zip(passes, heads, strict=True)
-    ]
-
-
-def average_passes(
-    passes: Sequence[np.ndarray], heads: Sequence[Head], kind: str
-) -> list[np.ndarray]:
-    """Each head's passes as one set of values of the same form, averaged.
-
-    Parameters
-    ----------
-    passes : sequence of ndarray of shape (n_passes, n_samples, n_units)
-        What each head was read from (see ``Head.read_from``), per pass.
-    heads : sequence of Head
-        The heads, in the same order.
-    kind : str
-        The estimator's target kind (``_targets.MULTILABEL`` or another).
-
-    Returns
-    -------
-    values : list of ndarray of shape (n_samples, n_units)
-        Values which the head's decoding turns into the mean of the passes'
-        probabilities: that mean itself for heads read as probabilities,
-        otherwise logits of it, computed from the passes' log-probabilities
-        so that the tails stay exact.
-    """
-    return [
-        _average_head(
-            np.asarray(p, dtype=np.float64).reshape(*p.shape[:2], -1), head, kind
-        )
-        for p, head in zip(passes, heads, strict=True)
-    ]
-
-
-def _average_head(z: np.ndarray, head: Head, kind: str) -> np.ndarray:
-    if not head.reads_logits:
-        return z.mean(axis=0)
-    if kind == MULTILABEL or z.shape[-1] == 1:
-        # Log-odds of the mean probability of each unit.
-        log_p = _proba.log_mean_exp(_proba.log_sigmoid(z), axis=0)
-        log_not_p = _proba.log_mean_exp(_proba.log_sigmoid(-z), axis=0)
-        return log_p - log_not_p
-    if head.link == _proba.SOFTMAX:
-        # Log of the mean distribution: its softmax is the mean distribution.
-        return _proba.log_mean_exp(_per_pass(_proba.log_softmax, z), axis=0)
-    # Sigmoid units normalised per row: values whose sigmoids are half the mean
-    # distribution, which normalising turns back into the mean distribution.
-    log_normalised = _per_pass(_proba.log_softmax, _proba.log_sigmoid(z))
-    log_p = _proba.log_mean_exp(log_normalised, axis=0)
-    half = np.exp(log_p) / 2.0
-    return log_p - np.log(2.0) - np.log1p(-half)
-
-
-def _per_pass(rows_function, z: np.ndarray) -> np.ndarray:
-    return np.stack([rows_function(one_pass) for one_pass in z])

@@ -9,11 +9,13 @@ per-call dispatch.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def compile_forward(model: keras.Model) -> Callable[[Any], Any]:

@@ -16,14 +16,16 @@ eager call would have left them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import keras
 import numpy as np
 
-from skkeras_proba._buckets import bucket_rows, pad_rows
+from skkeras_proba._forward._buckets import bucket_rows, pad_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def compile_forward(model: keras.Model) -> Callable[[Any], Any]:

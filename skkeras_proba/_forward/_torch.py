@@ -26,22 +26,24 @@ input shape, paid by its first predictions, and Dynamo keeps at most 8
 compilations per code object (``recompile_limit``), so from the ninth fitted
 model in a process on it would run eagerly again.
 
-Only imported on that backend (see ``_inference.py``): importing it imports
-``torch``.
+Only imported on that backend (see ``_backend_module`` in ``__init__.py``):
+importing it imports ``torch``.
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 import torch
 
-from skkeras_proba._buckets import bucket_rows, pad_rows
+from skkeras_proba._forward._buckets import bucket_rows, pad_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEFAULT_BATCH_SIZE = 4096
 """Rows per forward call on PyTorch (the other backends take 8192).
