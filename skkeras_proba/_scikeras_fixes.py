@@ -60,13 +60,16 @@ class ScikerasFixes(BaseWrapper):
         must also match the fitted per-sample shape. Object X becomes Keras'
         float type, as in scikeras (scikit-learn would make it float64). A
         prediction's X that ``validate_data`` would return unchanged skips it
-        (see ``_validation.py``). Pinned by
-        ``test_validate_data_sets_feature_names_and_standard_messages``
-        and ``test_object_X_reaches_keras_in_its_float_type``.
+        (see ``_validation.py``). Sparse X becomes CSR, whose rows batches are
+        sliced from; Keras' TensorFlow input pipeline also needs the entries in
+        row order, which CSC and COO do not keep. Pinned by
+        ``test_validate_data_sets_feature_names_and_standard_messages``,
+        ``test_object_X_reaches_keras_in_its_float_type`` and
+        ``test_sparse_fit_and_partial_fit_equal_the_dense_ones``.
         """
         kwargs = {
             "reset": reset,
-            "accept_sparse": ["csr", "csc"],
+            "accept_sparse": "csr",
             "allow_nd": True,
             "dtype": _input_dtype(X),
         }

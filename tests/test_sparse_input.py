@@ -93,8 +93,9 @@ def assert_same_model(sparse_fit, dense_fit):
 
 
 @pytest.mark.parametrize("build", BUILDS)
-def test_sparse_fit_and_partial_fit_equal_the_dense_ones(build):
-    sparse_fit = classifier(build).fit(X_SPARSE, Y)
+@pytest.mark.parametrize("sparse_format", ["csr", "csc"])
+def test_sparse_fit_and_partial_fit_equal_the_dense_ones(build, sparse_format):
+    sparse_fit = classifier(build).fit(X_SPARSE.asformat(sparse_format), Y)
     dense_fit = classifier(build).fit(X, Y)
     assert_same_model(sparse_fit, dense_fit)
     sparse_fit.partial_fit(X_SPARSE, Y)
