@@ -11,6 +11,7 @@ Usage (prints one JSON object on the last line of stdout)::
     python benchmarks/_memory.py peak --rows 1000000 [--method eager]
     python benchmarks/_memory.py refit --kind raw --fits 200 [--collect] ...
     python benchmarks/_memory.py serve --calls 100000 [--method tensorflow]
+    python benchmarks/_memory.py sparse --rows 20000 --kind scikeras
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import psutil
+import scikeras.wrappers
+import scipy.sparse as sp
 from _workload import fit_raw_keras, make_data, ours
 
+import skkeras_proba
 from skkeras_proba._compat import custom_gradients_released
 from skkeras_proba._forward import default_batch_size
 
@@ -242,6 +246,57 @@ def _count_tf_functions() -> int:
     return len(_tf_context().list_function_names())
 
 
+# -------------------------------------------------------------- sparse input
+
+SPARSE_HIDDEN_UNITS = 100
+SPARSE_REGRESSORS = {
+    "ours": skkeras_proba.KerasRegressor,
+    "scikeras": scikeras.wrappers.KerasRegressor,
+}
+
+
+def one_hot_mlp(meta: dict) -> keras.Model:
+    """scikeras' sparse-input example: one hidden relu layer of 100, one output."""
+    return keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(SPARSE_HIDDEN_UNITS, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def sparse_worker(rows: int, kind: str) -> dict:
+    """Peak RSS increase and time of a one-epoch fit on a one-hot CSR matrix.
+
+    X is the ``rows`` x ``rows`` identity in float64, what ``OneHotEncoder``
+    makes of one categorical feature with a category per row (scikeras'
+    sparse-input notebook); y is uniform noise. One fit in a fresh process,
+    compiled by the wrapper (``loss="mse"``), Keras' batch size; the baseline
+    is taken after the data exist.
+    """
+    X = sp.identity(rows, format="csr", dtype=np.float64)
+    y = np.random.RandomState(0).uniform(size=rows)
+    regressor = SPARSE_REGRESSORS[kind](one_hot_mlp, loss="mse", epochs=1, verbose=0)
+    gc.collect()
+    baseline = rss()
+    with PeakRSS() as sampler:
+        start = time.perf_counter()
+        regressor.fit(X, y)
+        seconds = time.perf_counter() - start
+    hwm = kernel_peak()
+    return {
+        "kind": kind,
+        "rows": rows,
+        "seconds": seconds,
+        "baseline": baseline,
+        "sampled_peak": sampler.peak - baseline,
+        "kernel_peak": None if hwm is None else hwm - baseline,
+        "sparse_bytes": X.data.nbytes + X.indices.nbytes + X.indptr.nbytes,
+        "dense_bytes": rows * rows * 4,  # as Keras' float32
+    }
+
+
 # ------------------------------------------------------------------------ main
 
 
@@ -266,8 +321,13 @@ def main() -> None:
     serve = commands.add_parser("serve")
     serve.add_argument("--calls", type=int, required=True)
     serve.add_argument("--method", choices=["ours", "tensorflow"], default="ours")
+    sparse = commands.add_parser("sparse")
+    sparse.add_argument("--rows", type=int, required=True)
+    sparse.add_argument("--kind", choices=sorted(SPARSE_REGRESSORS), required=True)
     args = parser.parse_args()
-    if args.command == "peak":
+    if args.command == "sparse":
+        result = sparse_worker(args.rows, args.kind)
+    elif args.command == "peak":
         result = peak_worker(args.rows, args.method)
     elif args.command == "serve":
         result = serve_worker(args.calls, args.method)

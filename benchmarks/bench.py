@@ -63,6 +63,13 @@ wall-clock medians (``time.perf_counter``) after one untimed warm-up call.
    ``MALLOC_ARENA_MAX=1`` (one arena) both stay flat.
    ``--serve-only`` runs only this section.
 
+6. Sparse input: in fresh subprocesses, a one-epoch fit of scikeras'
+   sparse-input example (a 20,000-category one-hot encoding, the 20,000 x
+   20,000 identity as a CSR matrix; one hidden layer of 100) with our
+   ``KerasRegressor`` and with scikeras': the peak RSS increase during the fit
+   and its time. Target: ours at most 2x scikeras' in both. A dense copy of X
+   would be 1.5 GiB. ``--sparse-only`` runs only this section.
+
 Run ``make bench`` (about 10 minutes on 2 cores) or
 ``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, under 2 minutes).
 """
@@ -98,7 +105,7 @@ from _fitting import (
     time_fit_case,
     time_searches,
 )
-from _memory import REFIT_ROWS
+from _memory import REFIT_ROWS, SPARSE_HIDDEN_UNITS
 from _serving import (
     ServeGrowth,
     measure_throughput,
@@ -623,6 +630,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
         "--backends-only", action="store_true", help="run only the backend section"
     )
     parser.add_argument(
+        "--sparse-only", action="store_true", help="run only the sparse input section"
+    )
+    parser.add_argument(
         "--serve-duration", type=float, help="seconds per serving throughput cell"
     )
     args = parser.parse_args(argv)
@@ -634,7 +644,11 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
     if args.serve_duration:
         config = dataclasses.replace(config, serve_duration_s=args.serve_duration)
     return config, Options(
-        args.investigate, args.serve_only, args.fit_only, args.backends_only
+        args.investigate,
+        args.serve_only,
+        args.fit_only,
+        args.backends_only,
+        args.sparse_only,
     )
 
 
@@ -646,6 +660,7 @@ class Options:
     serve_only: bool  # only the serving section
     fit_only: bool  # only the fit and search tables
     backends_only: bool  # only the backend section (benchmarks/_backends.py)
+    sparse_only: bool  # only the sparse input section
 
 
 def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
@@ -739,6 +754,40 @@ def refit_section(config: Config, investigate: bool) -> list[Growth]:
     return growth
 
 
+SPARSE_ROWS = 20_000
+SPARSE_RATIO_TARGET = 2.0
+
+
+def sparse_section() -> list[Check]:
+    """Peak memory increase and time of a one-epoch fit on a one-hot CSR matrix."""
+    _heading(
+        f"sparse X: one-epoch fit on a {SPARSE_ROWS:,} x {SPARSE_ROWS:,} one-hot "
+        f"CSR matrix, hidden layer of {SPARSE_HIDDEN_UNITS}"
+    )
+    results = {}
+    for kind in ("scikeras", "ours"):
+        results[kind] = run_worker("sparse", "--rows", str(SPARSE_ROWS), "--kind", kind)
+        _progress(f"sparse fit: {kind} done")
+    print(f"{'':<10}{'peak RSS increase':>20}{'fit time':>12}")
+    for kind, result in results.items():
+        print(
+            f"{kind:<10}{peak_rise(result) / MIB:>16.0f} MiB"
+            f"{format_seconds(result['seconds']):>12}"
+        )
+    memory = peak_rise(results["ours"]) / peak_rise(results["scikeras"])
+    seconds = results["ours"]["seconds"] / results["scikeras"]["seconds"]
+    first = results["ours"]
+    print(
+        f"ours/scikeras: memory {format_ratio(memory)}, time {format_ratio(seconds)} "
+        f"(X: {first['sparse_bytes'] / MIB:.2f} MiB sparse, "
+        f"{first['dense_bytes'] / MIB:,.0f} MiB dense float32)"
+    )
+    return [
+        Check("sparse fit: memory ours/scikeras", memory, "<=", SPARSE_RATIO_TARGET),
+        Check("sparse fit: time ours/scikeras", seconds, "<=", SPARSE_RATIO_TARGET),
+    ]
+
+
 def serve_section(X: np.ndarray, y: np.ndarray, config: Config) -> ServeGrowth:
     """Calls per second from several threads, then memory over many calls."""
     _heading(
@@ -779,6 +828,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {Check(*target)}")
         print(f"\n(total {time.perf_counter() - started:.0f} s)")
         return
+    if options.sparse_only:
+        for check in sparse_section():
+            print(f"  {check}")
+        print(f"\n(total {time.perf_counter() - started:.0f} s)")
+        return
     if options.backends_only:
         _heading("backends: predict_proba and fit on each installed backend")
         backend_section(quick=config is QUICK)
@@ -793,12 +847,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     peak = peak_section(config)
     growth = refit_section(config, options.investigate)
     serve_growth = serve_section(X, y, config)
+    sparse_targets = sparse_section()
     _heading("backends: predict_proba and fit on each installed backend")
     backend_section(quick=config is QUICK)
 
     _heading("targets")
     targets = checks(results, fit, peak, growth, serve_growth)
     targets += [Check(*target) for target in fit_table_targets]
+    targets += sparse_targets
     for check in targets:
         print(f"  {check}")
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

@@ -6,12 +6,14 @@ from skkeras_proba._versions import __version__, warn_about_unsupported_versions
 # named even when importing it is what fails.
 warn_about_unsupported_versions()
 
+from skkeras_proba._base import BaseWrapper  # noqa: E402
 from skkeras_proba._classifier import KerasClassifier  # noqa: E402
 from skkeras_proba._heads import Head, inspect_heads  # noqa: E402
 from skkeras_proba._persistence import get_untrusted_types, load, save  # noqa: E402
 from skkeras_proba._regressor import KerasRegressor  # noqa: E402
 
 __all__ = [
+    "BaseWrapper",
     "Head",
     "KerasClassifier",
     "KerasRegressor",

@@ -1,4 +1,24 @@
-"""What the classifier and the regressor share: the fit flow and the forward pass."""
+"""``BaseWrapper``: what every estimator here shares, the fit flow and the forward pass.
+
+It is scikeras' ``BaseWrapper`` with our fit and predict machinery, and it is
+public, as in scikeras: users subclass it for wrappers of their own (a
+transformer such as an autoencoder, an estimator with its own ``predict``)
+with scikeras' contract. A build function (``model=``) or a
+``_keras_build_fn`` method builds the model from routed parameters and
+``meta``; the ``feature_encoder`` and ``target_encoder`` properties turn X and
+y into what the model takes; ``_initialize`` validates, fits the encoders and
+builds the model; ``predict`` returns the model's outputs through
+``target_encoder_.inverse_transform``; ``score`` calls the ``scorer`` static
+method with ``score__*`` parameters. :class:`KerasClassifier` and
+:class:`KerasRegressor` override the hooks below to check y against the model
+and decode its outputs themselves.
+
+Hooks a subclass may override: ``_check_y`` (y before validation),
+``_set_target_metadata`` (fit ``target_encoder_``, attributes for ``meta``),
+``_bind_model`` (check the built model against y), ``_check_continuation`` (y
+of an incremental fit against the built model), ``_keras_targets`` (y as
+Keras targets, one array per output), ``_after_training``.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +31,19 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+)
 
-from skkeras_proba._compat import Interval, StrOptions, custom_gradients_released
+from skkeras_proba._compat import (
+    Interval,
+    StrOptions,
+    check_sample_weight,
+    custom_gradients_released,
+    num_samples,
+    safe_indexing,
+)
 from skkeras_proba._fit_input import keras_fit_is_own, untuned_input
 from skkeras_proba._fit_loop import (
     AUTO,
@@ -29,18 +59,125 @@ from skkeras_proba._forward import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
+from skkeras_proba._sparse_input import dense_batches_for_fit, keras_feeds_sparse_to
 from skkeras_proba._trace_reuse import reusable_key, trained_by_trainer
 from skkeras_proba._worker_threads import size_framework_threads
 
 
-class KerasEstimatorBase(ScikerasFixes):
-    """Fit a freshly built Keras model, predict through a traced forward pass.
+class BaseWrapper(ScikerasFixes):
+    """A Keras model as a scikit-learn estimator: scikeras' ``BaseWrapper``.
 
-    Subclasses implement ``_check_y`` (validate y), ``_check_continuation``
-    (y of an incremental fit against the built model), ``_set_target_metadata``
-    (attributes a build function may read from ``meta``), ``_bind_model`` (check
-    the built model against y, record ``heads_``) and ``_keras_targets``
-    (encode y for Keras).
+    The base of :class:`KerasClassifier` and :class:`KerasRegressor`, and of
+    wrappers written the scikeras way: subclass it, give the model through
+    ``model=`` or a ``_keras_build_fn`` method, and override ``feature_encoder``
+    or ``target_encoder`` (scikit-learn transformers), ``predict``, ``scorer``
+    or ``_initialize`` as scikeras documents. Fitting trains the model on
+    ``feature_encoder_.transform(X)`` and ``target_encoder_.transform(y)``
+    (both identities by default); ``predict`` returns the model's outputs
+    through ``target_encoder_.inverse_transform``. Fits are seeded by
+    ``random_state`` without process-wide side effects, incremental fits check
+    X and y against the built model before training, and parameters are
+    validated, as for the two estimators.
+
+    Parameters
+    ----------
+    model : callable or keras.Model, default=None
+        A function returning a (compiled) Keras model, or a model instance,
+        cloned with fresh weights for every fit (:meth:`initialize` uses the
+        instance itself). None: the subclass's ``_keras_build_fn`` method
+        builds the model.
+    build_fn : callable or keras.Model, default=None
+        scikeras' deprecated alias of ``model``.
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the current model.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout and shuffling for reproducible
+        fits, also while other fits run in other threads; no process-wide
+        random state is changed.
+    optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
+        Used when the model is not already compiled.
+    loss : str, keras.losses.Loss, class or callable, default=None
+        Used when the model is not already compiled; training needs one.
+    metrics : list, default=None
+        Keras metrics, used when the model is not already compiled.
+    batch_size : int, default=None
+        Batch size for training (Keras' default of 32 if None).
+    validation_batch_size : int, default=None
+        Batch size for validation data.
+    verbose : int, default=0
+        Keras' verbosity during ``fit`` (scikeras' default is 1).
+    callbacks : list of keras.callbacks.Callback, default=None
+        Callbacks for ``fit``.
+    validation_split : float, default=0.0
+        Fraction of the training data held out for validation in Keras.
+    shuffle : bool, default=True
+        Whether Keras shuffles the training data every epoch.
+    run_eagerly : bool, default=False
+        Compile the model to run eagerly (for debugging).
+    epochs : int, default=1
+        Number of training epochs.
+    steps_per_execution : "auto" or int, default="auto"
+        Training batches per call into Keras' compiled train function; see
+        :class:`KerasClassifier`.
+    reuse_train_trace : bool, default=True
+        On TensorFlow, train a freshly built model through a private copy of
+        the same architecture whose train step is already traced; see
+        :class:`KerasClassifier`.
+    **kwargs : dict
+        Parameters of the build function (``model__<name>`` or ``<name>``) and
+        routed parameters: ``fit__*``, ``predict__*``, ``compile__*``,
+        ``optimizer__*``, ``loss__*``, ``metrics__*``, ``callbacks__*`` and
+        ``score__*`` (passed to ``scorer``).
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained (or, after :meth:`initialize`, the built) Keras model.
+    feature_encoder_ : transformer
+        ``feature_encoder`` fitted on X.
+    target_encoder_ : transformer
+        ``target_encoder`` fitted on y.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names of X, when X was a DataFrame with string column names.
+    X_shape_ : tuple of int
+        Shape of the X the model was built for.
+    history_ : dict
+        Keras training history, one list per metric.
+
+    See Also
+    --------
+    KerasClassifier : A classifier with correct probabilities.
+    KerasRegressor : A regressor.
+
+    Examples
+    --------
+    An autoencoder as a transformer, as in scikeras' documentation:
+
+    >>> import keras
+    >>> from sklearn.base import TransformerMixin
+    >>> from sklearn.datasets import load_digits
+    >>> from skkeras_proba import BaseWrapper
+    >>> class AutoEncoder(BaseWrapper, TransformerMixin):
+    ...     def _keras_build_fn(self, encoding_dim, meta):
+    ...         inputs = keras.Input((meta["n_features_in_"],))
+    ...         code = keras.layers.Dense(encoding_dim, activation="relu")(inputs)
+    ...         decoded = keras.layers.Dense(meta["n_features_in_"])(code)
+    ...         self.encoder_ = BaseWrapper(keras.Model(inputs, code))
+    ...         return keras.Model(inputs, decoded)
+    ...     def _initialize(self, X, y=None):
+    ...         X, y = super()._initialize(X, y)
+    ...         self.encoder_.initialize(X)
+    ...         return X, y
+    ...     def fit(self, X, y=None):
+    ...         return super().fit(X, X)
+    ...     def transform(self, X):
+    ...         return self.encoder_.predict(X)
+    >>> X = load_digits().data / 16
+    >>> ae = AutoEncoder(encoding_dim=8, loss="mse", epochs=2, random_state=0)
+    >>> ae.fit_transform(X).shape
+    (1797, 8)
     """
 
     _parameter_constraints: dict = {
@@ -50,8 +187,53 @@ class KerasEstimatorBase(ScikerasFixes):
         ],
         "reuse_train_trace": ["boolean"],
     }
-    _DEFAULT_TARGET_ENCODER: type
+    _DEFAULT_TARGET_ENCODER: type = FunctionTransformer
     """The class ``target_encoder`` returns unless a subclass overrides it."""
+    _wraps_given_model = False
+    """Set while :meth:`initialize` runs: a model instance is used as it is."""
+
+    def __init__(
+        self,
+        model: Any = None,
+        *,
+        build_fn: Any = None,
+        warm_start: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: list | None = None,
+        batch_size: int | None = None,
+        validation_batch_size: int | None = None,
+        verbose: int = 0,
+        callbacks: list | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        run_eagerly: bool = False,
+        epochs: int = 1,
+        steps_per_execution: int | str = "auto",
+        reuse_train_trace: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model=model,
+            build_fn=build_fn,
+            warm_start=warm_start,
+            random_state=random_state,
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            batch_size=batch_size,
+            validation_batch_size=validation_batch_size,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            run_eagerly=run_eagerly,
+            epochs=epochs,
+            **kwargs,
+        )
+        self.steps_per_execution = steps_per_execution
+        self.reuse_train_trace = reuse_train_trace
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_") and hasattr(self, "_forward")
@@ -64,7 +246,8 @@ class KerasEstimatorBase(ScikerasFixes):
         X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
                 (n_samples, ...)
             Training inputs. N-dimensional arrays (e.g. images) are passed to
-            the model as they are.
+            the model as they are; sparse matrices stay sparse (see the
+            performance guide).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -118,7 +301,7 @@ class KerasEstimatorBase(ScikerasFixes):
         )
         return self
 
-    def initialize(self, X: Any, y: Any):
+    def initialize(self, X: Any, y: Any = None):
         """Build and compile the model for ``(X, y)`` without training it.
 
         A Keras model instance passed as ``model=`` is used as it is, trained
@@ -130,8 +313,10 @@ class KerasEstimatorBase(ScikerasFixes):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs the model takes; sets the input shape and feature checks.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets; sets the classes (or targets) the model predicts.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
+                default=None
+            Targets; sets the classes (or targets) the model predicts. The
+            classifier and the regressor need it.
 
         Returns
         -------
@@ -139,11 +324,39 @@ class KerasEstimatorBase(ScikerasFixes):
             The estimator, ready to predict with the untrained model.
         """
         self._validate_params()
-        X, y = self._validate_data(X, self._check_y(y), reset=True)
-        with self._seeded_fit_context():
-            self._initialize(X, y, reuse_model_instance=True)
-        self._forward = self._new_forward()
+        self._wraps_given_model = True
+        try:
+            with self._seeded_fit_context():
+                self._initialize(X, y)
+        finally:
+            del self._wraps_given_model
         return self
+
+    def _initialize(self, X: Any, y: Any = None) -> tuple[Any, Any]:
+        """Validate X and y, fit the encoders, build and compile the model.
+
+        scikeras' hook, with its contract: it returns the validated ``(X, y)``,
+        and a subclass may override it, calling it first, to set up what
+        depends on the built model (models sharing its layers, say). Runs in
+        every fit that builds a new model and in :meth:`initialize`. A model
+        without a loss is compiled all the same, for inference; training
+        checks for one (``_ensure_compiled_model``).
+        """
+        X, y = self._validate_data(X, self._check_y(y), reset=True)
+        self._set_target_metadata(y)
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        vars(self).update(getattr(self.feature_encoder_, "get_metadata", dict)())
+        if self._wraps_given_model and isinstance(self.model, keras.Model):
+            self.model_ = self.model
+        else:
+            self.model_ = self._build_keras_model()
+        if not self.model_.compiled:
+            self.model_.compile(**self._get_compile_kwargs())
+        self._check_model_compatibility(y)
+        self._bind_model(X, y)
+        self._initialize_callbacks()
+        self._forward = self._new_forward()
+        return X, y
 
     def _fit(
         self,
@@ -157,32 +370,27 @@ class KerasEstimatorBase(ScikerasFixes):
     ) -> None:
         self._validate_params()
         check_steps_per_execution(self.steps_per_execution)
-        if y is None:  # scikit-learn's wording, which its checks expect
-            raise ValueError(
+        if y is None and self.__sklearn_tags__().target_tags.required:
+            raise ValueError(  # scikit-learn's wording, which its checks expect
                 f"This {type(self).__name__} estimator requires y to be passed, "
                 "but the target y is None."
             )
         reset = not (warm_start and self.__sklearn_is_fitted__())
-        X, y = self._validate_data(X, self._check_y(y), reset=reset)
-        if not reset:
-            self._check_continuation(y)
-        if sp.issparse(X):
-            X = X.toarray()  # Keras trains on dense tensors only
+        y = self._check_y(y)
         weight = self._fit_sample_weight(X, y, sample_weight)
+        if not reset:  # all checked before the model is touched
+            X, y = self._validate_data(X, y, reset=False)
+            self._check_continuation(y)
         if weight is not None:
-            kept = weight != 0  # scikit-learn semantics: zero weight = absent
-            X, y, weight = X[kept], y[kept], weight[kept]
+            X, y, weight = _weighted_rows(X, y, weight)
         size_framework_threads()  # in a joblib or Dask worker process only
         with self._seeded_fit_context(), custom_gradients_released():
             if reset:
-                self._initialize(X, y)
-            targets = self._keras_targets(y)
-            self._set_fit_loop(len(X), epochs, kwargs)
+                X, y = self._initialize(X, y)
+            self._ensure_compiled_model()
+            self._set_fit_loop(num_samples(X), epochs, kwargs)
             x_fit, y_fit, weight_fit = self._keras_fit_data(
-                self._encode_features(X),
-                targets[0] if len(targets) == 1 else targets,
-                weight,
-                kwargs,
+                self._encode_features(X), self._keras_fit_targets(y), weight, kwargs
             )
             with self._model_to_train(fresh=reset and epochs > 0):
                 self._fit_keras_model(
@@ -197,26 +405,138 @@ class KerasEstimatorBase(ScikerasFixes):
         self._forward = self._new_forward()
         self._after_training(X)
 
-    def _initialize(
-        self, X: Any, y: np.ndarray, reuse_model_instance: bool = False
-    ) -> None:
-        """Fit the encoders, build and compile the model, check it against y.
+    # ------------------------------------------- hooks, scikeras' behaviour
 
-        ``reuse_model_instance``: a model instance passed as ``model=`` is used
-        as is (trained weights kept) rather than cloned, which is how scikeras'
-        ``initialize`` wraps a trained model for inference.
+    def _check_y(self, y: Any) -> Any:
+        """y before validation; as given (None for a model trained without)."""
+        return y
+
+    def _set_target_metadata(self, y: Any) -> None:
+        """Fit ``target_encoder_`` on y and merge its metadata, as scikeras."""
+        self._fit_target_encoder(y)
+        self._fitted_y_shape = None if y is None else np.shape(y)[1:]
+
+    def _bind_model(self, X: Any, y: Any) -> None:
+        """Check the built model against the encoders' ``n_outputs_expected_``."""
+        self._check_expected_outputs()
+
+    def _check_continuation(self, y: Any) -> None:
+        """Reject a y of another shape than the model was built for."""
+        if y is None or self._fitted_y_shape is None:
+            return  # nothing to compare
+        shape = np.shape(y)[1:]
+        if shape != self._fitted_y_shape:
+            raise ValueError(
+                f"y has samples of shape {shape}, but the model was built for y "
+                f"with samples of shape {self._fitted_y_shape}. Pass y shaped as "
+                "in the first fit, or call fit with warm_start=False to build a "
+                "new model."
+            )
+
+    def _keras_targets(self, y: Any) -> list[Any]:
+        """y as Keras targets, one per model output: ``target_encoder_``'s."""
+        return self._custom_keras_targets(y)
+
+    def _after_training(self, X: Any) -> None:
+        """Hook run once the model is trained and ``_forward`` exists."""
+
+    def _keras_fit_targets(self, y: Any) -> Any:
+        """What ``keras.Model.fit`` gets as y: one array, a list, or None."""
+        if y is None:
+            return None
+        targets = self._keras_targets(y)
+        return targets[0] if len(targets) == 1 else targets
+
+    def _check_expected_outputs(self) -> None:
+        """scikeras' check of ``n_outputs_expected_`` (an encoder's metadata)."""
+        expected = getattr(self, "n_outputs_expected_", None)
+        outputs = getattr(self.model_, "outputs", None)
+        if expected and outputs is not None and expected != len(outputs):
+            raise ValueError(
+                f"The target encoder expects a model with {expected} outputs, but "
+                f"the model has {len(outputs)}. Give the model one output per "
+                "target the encoder returns."
+            )
+
+    # -------------------------------------------------------------- predict
+
+    def predict(self, X: Any, **kwargs: Any) -> Any:
+        """The model's outputs for X, through ``target_encoder_.inverse_transform``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+        **kwargs : dict
+            Arguments of ``keras.Model.predict``, forwarded as scikeras does.
+
+        Returns
+        -------
+        y_pred : ndarray or list of ndarray
+            What ``target_encoder_.inverse_transform`` makes of the outputs
+            (one array, or a list of one per output); by default the outputs.
         """
-        self._set_target_metadata(y)
-        self.feature_encoder_ = self.feature_encoder.fit(X)
-        vars(self).update(getattr(self.feature_encoder_, "get_metadata", dict)())
-        if reuse_model_instance and isinstance(self.model, keras.Model):
-            self.model_ = self.model
-        else:
-            self.model_ = self._build_keras_model()
-        self._ensure_compiled_model()
-        self._check_model_compatibility(y)
-        self._bind_model(X, y)
-        self._initialize_callbacks()
+        return self.target_encoder_.inverse_transform(self._predict_raw(X, **kwargs))
+
+    def _predict_raw(self, X: Any, **kwargs: Any) -> Any:
+        """scikeras' hook: the model's outputs for X, a list for several."""
+        outputs = self._predict_outputs(X, None, kwargs)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """``scorer(y, predict(X))``; BaseWrapper itself has no ``scorer``.
+
+        A subclass defines the ``scorer`` static method, as in scikeras.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights; samples with zero weight are left out.
+
+        Returns
+        -------
+        score : float
+            What ``scorer`` returns.
+        """
+        return self._score(X, y, sample_weight)
+
+    def _score(self, X: Any, y: Any, sample_weight: Any) -> Any:
+        """scikeras' ``score``: ``scorer`` with ``score__*`` parameters.
+
+        y is validated and rows of zero weight are left out before predicting,
+        as scikeras does, so a scorer sees arrays and only weighted rows.
+        """
+        check_is_fitted(self)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+            if not np.any(sample_weight):
+                raise ValueError(
+                    "All sample weights are zero, so there is nothing to score. "
+                    "Give at least one sample a positive weight."
+                )
+            X, y, sample_weight = _weighted_rows(X, y, sample_weight)
+        return self.scorer(
+            y,
+            self.predict(X),
+            sample_weight=sample_weight,
+            **self._routed_params("score"),
+        )
+
+    def _routed_params(self, destination: str) -> dict[str, Any]:
+        """Parameters ``<destination>__<name>``, by name, as scikeras routes them."""
+        prefix = f"{destination}__"
+        return {
+            name[len(prefix) :]: value
+            for name, value in self.get_params(deep=False).items()
+            if name.startswith(prefix)
+        }
+
+    # ------------------------------------------------------------- fit loop
 
     def _set_fit_loop(self, n_rows: int, epochs: int, kwargs: dict[str, Any]) -> None:
         """Set this fit's steps per execution and per epoch (see ``_fit_loop``).
@@ -254,14 +574,32 @@ class KerasEstimatorBase(ScikerasFixes):
     ) -> tuple[Any, Any, Any]:
         """``x``, ``y`` and ``sample_weight`` to give ``keras.Model.fit``.
 
-        The arrays, or on TensorFlow Keras' own input pipeline for them without
-        ``tf.data``'s autotuning, and None for the other two (see
-        ``_fit_input``), with ``steps_per_execution="auto"``. The arrays
+        Sparse X for a model that cannot take it: dense batches (see
+        ``_sparse_input``) and None for the other two. Else the arrays (a
+        sparse matrix stays sparse), or on TensorFlow Keras' own input pipeline
+        for them without ``tf.data``'s autotuning, and None for the other two
+        (see ``_fit_input``), with ``steps_per_execution="auto"``. The arrays
         otherwise, and wherever Keras or scikeras needs them: for
         ``validation_split``, a batch size of -1 (all rows), and a model whose
         ``fit`` is not Keras' own (it may read the arrays).
         """
         batch_size = self._fit_setting("batch_size", kwargs)
+        shuffle = self._fit_setting("shuffle", kwargs)
+        shuffle = True if shuffle is None else shuffle  # Keras' default
+        if sp.issparse(x) and not keras_feeds_sparse_to(self.model_):
+            x, validation = dense_batches_for_fit(
+                x,
+                y,
+                sample_weight,
+                batch_size,
+                shuffle,
+                self._fit_setting("validation_split", kwargs),
+                self._fit_setting("validation_batch_size", kwargs),
+            )
+            kwargs["shuffle"] = False  # the batches come shuffled
+            if validation is not None:
+                kwargs.update(validation_split=0.0, validation_data=validation)
+            return x, None, None
         if (
             self.steps_per_execution != AUTO
             or not keras_fit_is_own(self.model_)
@@ -270,13 +608,12 @@ class KerasEstimatorBase(ScikerasFixes):
             or self._fit_setting("validation_batch_size", kwargs) == -1
         ):
             return x, y, sample_weight
-        shuffle = self._fit_setting("shuffle", kwargs)
         adapter = untuned_input(
             x,
             y,
             sample_weight,
             batch_size,
-            True if shuffle is None else shuffle,  # Keras' default
+            shuffle,
             self._fit_setting("steps_per_epoch", kwargs),
             self._fit_setting("class_weight", kwargs),
         )
@@ -326,8 +663,8 @@ class KerasEstimatorBase(ScikerasFixes):
         self.target_encoder_ = self.target_encoder.fit(y)
         vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
 
-    def _custom_keras_targets(self, y: np.ndarray) -> list[np.ndarray]:
-        """Keras targets from a subclass's ``target_encoder_``, one per output."""
+    def _custom_keras_targets(self, y: Any) -> list[Any]:
+        """Keras targets from ``target_encoder_``, one per output."""
         targets = self.target_encoder_.transform(y)
         return targets if isinstance(targets, list) else [targets]
 
@@ -342,9 +679,6 @@ class KerasEstimatorBase(ScikerasFixes):
         """
         outputs = Forward(self.model_)(self._encode_features(X[:1]))
         return [int(output.shape[-1]) for output in outputs]
-
-    def _after_training(self, X: Any) -> None:
-        """Hook run once the model is trained and ``_forward`` exists."""
 
     def _encode_features(self, X: Any) -> Any:
         encoder = self.feature_encoder_
@@ -433,3 +767,22 @@ def _n_rows(features: Any) -> int:
             f"encoder returned a {type(features).__name__}. Give predict__batch_size "
             "a number of rows instead."
         ) from None
+
+
+def _weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+    """The rows of X, y and ``weight`` whose weight is not zero.
+
+    scikit-learn's semantics: a sample of zero weight is absent. X may be any
+    array-like (it is not validated yet); sparse formats that cannot be indexed
+    by row (COO, DIA, ...) become CSR, which validation would make of them.
+    """
+    kept = np.flatnonzero(weight)
+    if kept.size == weight.size:
+        return X, y, weight
+    if sp.issparse(X) and X.format not in ("csr", "csc"):
+        X = X.tocsr()
+    y = None if y is None else safe_indexing(y, kept)
+    return safe_indexing(X, kept), y, weight[kept]
+
+
+"""The name ``_persistence`` imports; remove once it imports ``BaseWrapper``."""

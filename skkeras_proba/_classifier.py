@@ -10,12 +10,13 @@ from typing import Any
 import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from skkeras_proba import _decode, _proba, _targets
-from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._base import BaseWrapper
 from skkeras_proba._compat import Interval, StrOptions
 from skkeras_proba._encoders import ClassifierTargetEncoder, label_type
 from skkeras_proba._forward import Decode, Forward
@@ -46,7 +47,7 @@ def _uses_own_target_encoding(clf: KerasClassifier) -> bool:
     return not clf._custom_target_encoder
 
 
-class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
+class KerasClassifier(ClassifierMixin, BaseWrapper):
     """A Keras model as a scikit-learn classifier, with correct probabilities.
 
     A drop-in replacement for ``scikeras.wrappers.KerasClassifier``: the same
@@ -201,7 +202,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
 
     _DEFAULT_TARGET_ENCODER = ClassifierTargetEncoder
     _parameter_constraints: dict = {
-        **KerasEstimatorBase._parameter_constraints,
+        **BaseWrapper._parameter_constraints,
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
         "mc_dropout": [Interval(Integral, 0, None, closed="left")],
     }
@@ -247,10 +248,10 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             shuffle=shuffle,
             run_eagerly=run_eagerly,
             epochs=epochs,
+            steps_per_execution=steps_per_execution,
+            reuse_train_trace=reuse_train_trace,
             **kwargs,
         )
-        self.steps_per_execution = steps_per_execution
-        self.reuse_train_trace = reuse_train_trace
         self.logits = logits
         self.mc_dropout = mc_dropout
         self.class_weight = class_weight
@@ -258,7 +259,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
     @property
     def _fit_kwargs(self) -> set[str]:
         # class_weight is folded into sample_weight, not passed to Keras.
-        return KerasEstimatorBase._fit_kwargs - {"class_weight"}
+        return BaseWrapper._fit_kwargs - {"class_weight"}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -332,7 +333,8 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
                 (n_samples, ...)
             Training inputs. N-dimensional arrays (e.g. images) are passed to
-            the model as they are; sparse matrices are densified for Keras.
+            the model as they are; sparse matrices stay sparse (see the
+            performance guide).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels; a 0/1 indicator matrix for multi-label targets, or
             one column per output head for a multi-output model.
@@ -438,6 +440,7 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         if self._custom_target_encoder:  # its encoding is not ours to check
             self.heads_ = tuple(heads)
             self.target_kind_ = None  # the encoder decodes predictions
+            self._check_expected_outputs()
             return
         kind = _targets.target_kind(y, self.target_type_, len(heads))
         classes = self.target_encoder_.column_classes_
@@ -557,12 +560,17 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
             for r, h in zip(raw, self.heads_, strict=True)
         ]
 
+    def _predict_raw(self, X: Any, **kwargs: Any) -> Any:
+        """The outputs of probability heads (logits heads' activated), as
+        scikeras' hook returns them: one array, or a list for several heads."""
+        outputs = self._predict_outputs(X, self._head_outputs, kwargs)
+        return outputs[0] if len(outputs) == 1 else outputs
+
     def _custom_encoder_predictions(
         self, X: Any, predict_kwargs: dict[str, Any], return_proba: bool
     ) -> Any:
         """Labels or probabilities from a subclass's ``target_encoder_``."""
-        outputs = self._predict_outputs(X, self._head_outputs, predict_kwargs)
-        outputs = outputs[0] if len(outputs) == 1 else outputs
+        outputs = self._predict_raw(X, **predict_kwargs)
         if return_proba:
             return self.target_encoder_.inverse_transform(outputs, return_proba=True)
         return self.target_encoder_.inverse_transform(outputs)
@@ -712,7 +720,11 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         return np.column_stack([column.astype(dtype) for column in labels])
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Mean accuracy; for multi-output models, the subset accuracy.
+        """Mean accuracy, or what a subclass's ``scorer`` returns.
+
+        As in scikeras: ``scorer(y, predict(X), sample_weight=...,
+        **score_params)``, with the ``score__<name>`` parameters of the
+        estimator as ``score_params``; rows of zero weight are left out.
 
         Parameters
         ----------
@@ -726,10 +738,39 @@ class KerasClassifier(ClassifierMixin, KerasEstimatorBase):
         Returns
         -------
         score : float
-            Fraction of samples whose every label is predicted correctly.
+            Fraction of samples whose every label is predicted correctly
+            (see :meth:`scorer`).
         """
-        check_is_fitted(self)
-        if self.target_kind_ != _targets.MULTIOUTPUT:
-            return super().score(X, y, sample_weight=sample_weight)
-        correct = np.all(self.predict(X) == np.asarray(y), axis=1)
-        return float(np.average(correct, weights=sample_weight))
+        # ClassifierMixin.score comes first in the MRO and knows no scorer.
+        return self._score(X, y, sample_weight)
+
+    @staticmethod
+    def scorer(y_true: Any, y_pred: Any, **kwargs: Any) -> float:
+        """Accuracy; for several columns of labels, the subset accuracy.
+
+        ``score`` calls it; override it in a subclass to score otherwise, as
+        in scikeras. ``sklearn.metrics.accuracy_score`` for one column of
+        labels and for multi-label targets; for several columns of classes
+        (multi-output), which it rejects, the fraction of rows whose every
+        label is right, computed by it on per-row correctness so that its
+        arguments (``sample_weight``, ``normalize``) keep their meaning.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True labels.
+        y_pred : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted labels.
+        **kwargs : dict
+            Passed to ``accuracy_score``.
+
+        Returns
+        -------
+        score : float
+            The accuracy.
+        """
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        if y_true.ndim == 2 and label_type(y_true) == "multiclass-multioutput":
+            correct = np.all(y_true == y_pred, axis=1)
+            y_true, y_pred = np.ones_like(correct), correct
+        return accuracy_score(y_true, y_pred, **kwargs)

@@ -15,12 +15,22 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+# Row selection and counting that accept sparse matrices, lists and
+# DataFrames alike, as scikit-learn's estimators use them internally; and
 # scikit-learn's parameter constraints (``_parameter_constraints``, checked by
 # ``BaseEstimator._validate_params``) are written with these classes, as in
 # every scikit-learn estimator; scikit-learn has no public path for them (1.7).
 # When they can go: when scikit-learn exposes them publicly.
+from sklearn.utils import _safe_indexing as safe_indexing  # noqa: F401
 from sklearn.utils._param_validation import Interval as Interval
+from sklearn.utils._param_validation import (
+    InvalidParameterError as InvalidParameterError,
+)
 from sklearn.utils._param_validation import StrOptions as StrOptions
+from sklearn.utils._param_validation import (
+    validate_parameter_constraints as validate_parameter_constraints,
+)
+from sklearn.utils.validation import _num_samples as num_samples  # noqa: F401
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -34,7 +34,7 @@ from typing import Any
 
 from sklearn.utils.validation import check_is_fitted
 
-from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._base import BaseWrapper
 from skkeras_proba._classifier import KerasClassifier
 from skkeras_proba._persistence_archive import (
     FORMAT,
@@ -95,7 +95,7 @@ def save(estimator: KerasClassifier | KerasRegressor, path: str | os.PathLike) -
     --------
     load : Read the file back.
     """
-    if not isinstance(estimator, KerasEstimatorBase):
+    if not isinstance(estimator, BaseWrapper):
         raise TypeError(
             f"save takes a fitted KerasClassifier or KerasRegressor, got a "
             f"{type(estimator).__name__}. To save a Pipeline, save its Keras step "

@@ -22,9 +22,9 @@ from typing import Any
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import InvalidParameterError
 
-from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._base import BaseWrapper
+from skkeras_proba._compat import InvalidParameterError
 from skkeras_proba._heads import Head
 from skkeras_proba._persistence_archive import MODEL_MEMBER, Archive
 from skkeras_proba._persistence_checks import (
@@ -97,7 +97,7 @@ class Reader:
             obj is own for own in (*self.custom_objects.values(), *self._imported)
         )
 
-    def load(self, archive: Archive) -> KerasEstimatorBase:
+    def load(self, archive: Archive) -> BaseWrapper:
         cls, params, state = self._description(archive.manifest()["estimator"])
         check_parameters(cls, params, self.user_code)
         if set(params) & set(state):  # an attribute would replace the parameter
@@ -125,7 +125,7 @@ class Reader:
         """The estimator's class, parameters and state, models as references."""
         _check_tag(data, "estimator", "the estimator")
         cls = self.name(data["class"], "the estimator class", ESTIMATORS)
-        if not (inspect.isclass(cls) and issubclass(cls, KerasEstimatorBase)):
+        if not (inspect.isclass(cls) and issubclass(cls, BaseWrapper)):
             raise Damaged(f"its estimator class is {cls!r}")
         params = {}
         for name, value in _named(data["params"], "parameters").items():

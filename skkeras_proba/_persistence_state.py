@@ -21,15 +21,15 @@ import numpy as np
 from scikeras.utils.transformers import RegressorTargetEncoder
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import (
+
+from skkeras_proba import _targets
+from skkeras_proba._classifier import KerasClassifier
+from skkeras_proba._compat import (
     Interval,
     InvalidParameterError,
     StrOptions,
     validate_parameter_constraints,
 )
-
-from skkeras_proba import _targets
-from skkeras_proba._classifier import KerasClassifier
 from skkeras_proba._encoders import ClassifierTargetEncoder
 from skkeras_proba._forward import Forward
 from skkeras_proba._forward._mc_dropout import check_has_dropout

@@ -9,14 +9,15 @@ import keras
 import numpy as np
 from scikeras.utils.transformers import RegressorTargetEncoder
 from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils.validation import column_or_1d
 
-from skkeras_proba._base import KerasEstimatorBase
+from skkeras_proba._base import BaseWrapper
 from skkeras_proba._graph import output_names
 from skkeras_proba._incremental import check_target_shape
 
 
-class KerasRegressor(RegressorMixin, KerasEstimatorBase):
+class KerasRegressor(RegressorMixin, BaseWrapper):
     """A Keras model as a scikit-learn regressor.
 
     A drop-in replacement for ``scikeras.wrappers.KerasRegressor`` with the same
@@ -173,10 +174,10 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
             shuffle=shuffle,
             run_eagerly=run_eagerly,
             epochs=epochs,
+            steps_per_execution=steps_per_execution,
+            reuse_train_trace=reuse_train_trace,
             **kwargs,
         )
-        self.steps_per_execution = steps_per_execution
-        self.reuse_train_trace = reuse_train_trace
 
     def _check_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
@@ -208,8 +209,9 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Check that the model's output units cover y's targets."""
-        if self._custom_target_encoder:
-            return  # its encoding is not ours to check
+        if self._custom_target_encoder:  # its encoding is not ours to check
+            self._check_expected_outputs()
+            return
         try:
             units = [int(t.shape[-1]) for t in self.model_.outputs]
         except AttributeError:  # subclassed model: run it once
@@ -248,12 +250,57 @@ class KerasRegressor(RegressorMixin, KerasEstimatorBase):
             float type), shaped like the training y.
         """
         if self._custom_target_encoder:
-            outputs = self._predict_outputs(X, None, kwargs)
-            return self.target_encoder_.inverse_transform(
-                outputs[0] if len(outputs) == 1 else outputs
-            )
+            return super().predict(X, **kwargs)  # its inverse_transform
         (y_pred,) = self._predict_outputs(X, _as_target_columns, kwargs)
         return y_pred[:, 0] if self.n_outputs_ == 1 else y_pred
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """R², or what a subclass's ``scorer`` returns.
+
+        As in scikeras: ``scorer(y, predict(X), sample_weight=...,
+        **score_params)``, with the ``score__<name>`` parameters of the
+        estimator as ``score_params`` (``score__multioutput="raw_values"``
+        gives one R² per target); rows of zero weight are left out.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float or ndarray of shape (n_targets,)
+            What :meth:`scorer` returns.
+        """
+        # RegressorMixin.score comes first in the MRO and knows no scorer.
+        return self._score(X, y, sample_weight)
+
+    @staticmethod
+    def scorer(y_true: Any, y_pred: Any, **kwargs: Any) -> Any:
+        """The coefficient of determination, ``sklearn.metrics.r2_score``.
+
+        ``score`` calls it; override it in a subclass to score otherwise, as
+        in scikeras.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        y_pred : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Predicted targets.
+        **kwargs : dict
+            Passed to ``r2_score`` (``sample_weight``, ``multioutput``).
+
+        Returns
+        -------
+        score : float or ndarray of shape (n_targets,)
+            R², averaged over targets unless ``multioutput`` says otherwise.
+        """
+        return r2_score(y_true, y_pred, **kwargs)
 
 
 def _as_target_columns(raw: list[np.ndarray]) -> list[np.ndarray]:

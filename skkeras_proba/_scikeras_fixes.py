@@ -16,7 +16,10 @@ import numpy as np
 from scikeras.utils import loss_name
 from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    validate_data,
+)
 
 from skkeras_proba._compat import check_sample_weight
 from skkeras_proba._seeding import release_random_state_callbacks, seed_from, seeded
@@ -26,15 +29,25 @@ from skkeras_proba._validation import needs_validation
 class ScikerasFixes(BaseWrapper):
     """scikeras' ``BaseWrapper`` with its known defects fixed."""
 
+    _routing_prefixes = {*BaseWrapper._routing_prefixes, "score", "callbacks"}
+    """scikeras routes ``score__*`` and ``callbacks__*`` parameters but leaves
+    them out here, so ``set_params`` rejects one the estimator was not built
+    with (a search over ``score__multioutput``, say). Pinned by
+    ``test_score_parameters_are_tunable_in_a_search``."""
+
     def __sklearn_tags__(self):
         """Tags scikit-learn >= 1.6 reads; scikeras only defines ``_more_tags``.
 
-        Pinned by ``test_is_classifier_so_cross_validation_stratifies``.
+        A subclass's scikeras-style ``_tags`` dict (scikit-learn's tags before
+        1.6, which scikit-learn no longer reads) is applied on top. Pinned by
+        ``test_is_classifier_so_cross_validation_stratifies`` and
+        ``test_subclass_tags_dict_is_applied``.
         """
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.allow_nan = False
         tags.target_tags.multi_output = True
+        _apply_legacy_tags(tags, _subclass_legacy_tags(type(self)))
         return tags
 
     def _validate_data(
@@ -47,13 +60,16 @@ class ScikerasFixes(BaseWrapper):
         must also match the fitted per-sample shape. Object X becomes Keras'
         float type, as in scikeras (scikit-learn would make it float64). A
         prediction's X that ``validate_data`` would return unchanged skips it
-        (see ``_validation.py``). Pinned by
-        ``test_validate_data_sets_feature_names_and_standard_messages``
-        and ``test_object_X_reaches_keras_in_its_float_type``.
+        (see ``_validation.py``). Sparse X becomes CSR, whose rows batches are
+        sliced from; Keras' TensorFlow input pipeline also needs the entries in
+        row order, which CSC and COO do not keep. Pinned by
+        ``test_validate_data_sets_feature_names_and_standard_messages``,
+        ``test_object_X_reaches_keras_in_its_float_type`` and
+        ``test_sparse_fit_and_partial_fit_equal_the_dense_ones``.
         """
         kwargs = {
             "reset": reset,
-            "accept_sparse": ["csr", "csc"],
+            "accept_sparse": "csr",
             "allow_nd": True,
             "dtype": _input_dtype(X),
         }
@@ -120,12 +136,17 @@ class ScikerasFixes(BaseWrapper):
     ) -> np.ndarray | None:
         """Sample weights with ``class_weight`` folded in, never in place.
 
-        scikeras multiplies the caller's ``sample_weight`` array in place.
+        scikeras multiplies the caller's ``sample_weight`` array in place. Only
+        an estimator that keeps ``class_weight`` from Keras (the classifier)
+        folds it in.
         Pinned by ``test_class_weight_leaves_callers_sample_weight_untouched``.
         """
         class_weight = getattr(self, "class_weight", None)
+        if "class_weight" in self._fit_kwargs:
+            class_weight = None  # Keras applies it, as in scikeras
         if sample_weight is None and class_weight is None:
             return None
+        check_consistent_length(X, y)  # X is not validated yet
         weight = np.array(
             check_sample_weight(sample_weight, X, dtype=np.float32), copy=True
         )
@@ -165,6 +186,67 @@ class ScikerasFixes(BaseWrapper):
             super()._fit_keras_model(*args, **kwargs)
         finally:
             self._fit_callbacks = callbacks
+
+
+_LEGACY_TAG_FIELDS = {
+    "allow_nan": ("input_tags", "allow_nan"),
+    "pairwise": ("input_tags", "pairwise"),
+    "requires_positive_X": ("input_tags", "positive_only"),
+    "multioutput": ("target_tags", "multi_output"),
+    "requires_positive_y": ("target_tags", "positive_only"),
+    "requires_y": ("target_tags", "required"),
+    "array_api_support": (None, "array_api_support"),
+    "no_validation": (None, "no_validation"),
+    "non_deterministic": (None, "non_deterministic"),
+    "requires_fit": (None, "requires_fit"),
+}
+"""Old tag -> (group, field) of scikit-learn's ``Tags`` with the same meaning."""
+
+_LEGACY_INPUT_TYPES = {
+    "1darray": "one_d_array",
+    "2darray": "two_d_array",
+    "3darray": "three_d_array",
+    "sparse": "sparse",
+    "categorical": "categorical",
+    "string": "string",
+    "dict": "dict",
+}
+
+
+def _subclass_legacy_tags(cls: type) -> dict[str, Any]:
+    """The ``_tags`` of the classes in ``cls``'s MRO defined outside scikeras
+    and this package, merged base first."""
+    merged: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if not klass.__module__.startswith(("scikeras.", "skkeras_proba.")):
+            merged.update(vars(klass).get("_tags", {}))
+    return merged
+
+
+def _apply_legacy_tags(tags: Any, legacy: dict[str, Any]) -> None:
+    """Set scikit-learn's ``tags`` from a dict of its tags before 1.6.
+
+    Tags without a counterpart (``_xfail_checks``, ...) are left out.
+    """
+    for name, value in legacy.items():
+        if name in _LEGACY_TAG_FIELDS:
+            group, field = _LEGACY_TAG_FIELDS[name]
+            setattr(tags if group is None else getattr(tags, group), field, value)
+        elif name == "X_types":
+            for old, field in _LEGACY_INPUT_TYPES.items():
+                setattr(tags.input_tags, field, old in value)
+        elif name == "poor_score":
+            for group in (tags.classifier_tags, tags.regressor_tags):
+                if group is not None:
+                    group.poor_score = value
+        elif name == "multilabel" and tags.classifier_tags is not None:
+            tags.classifier_tags.multi_label = value
+        elif name == "binary_only" and tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = not value
+        elif name == "stateless":
+            tags.requires_fit = not value
+        elif name == "preserves_dtype" and tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = value
 
 
 def clone_compiled(model: keras.Model) -> keras.Model:

@@ -39,7 +39,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from skkeras_proba._callbacks import overrides_any_hook
+from skkeras_proba._fit_loop import KERAS_DEFAULT_BATCH_SIZE
 from skkeras_proba._forward._mc_dropout import dropout_active_copy, reseed
+from skkeras_proba._sparse_input import DenseBatches, keras_feeds_sparse_to
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -51,6 +53,14 @@ Large enough that per-call overhead vanishes, small enough that one batch of
 activations of a typical tabular or small image model stays in a few MiB. A
 backend's forward module may set its own ``DEFAULT_BATCH_SIZE`` (see
 :func:`default_batch_size`).
+"""
+
+SPARSE_BATCH_VALUES = 2**21
+"""Values of one densified batch of sparse X when no batch size is asked for.
+
+Each batch of a sparse X is made dense for the forward pass. For a wide X (a
+one-hot encoding of 20,000 categories, say) the default batch would be GiBs,
+so its rows are cut to hold at most this many values: 8 MiB of float32.
 """
 
 Decode = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -94,7 +104,8 @@ class Forward:
         X : ndarray, sparse matrix, or list/dict of ndarrays
             Model input with samples on the first axis.
         batch_size : int, default=None
-            Rows per forward call; :attr:`batch_size` if None.
+            Rows per forward call; :attr:`batch_size` if None (for sparse X,
+            at most :data:`SPARSE_BATCH_VALUES` values per batch).
         decode : callable, default=None
             Applied to each batch's raw outputs (a list with one array per
             head); it returns a list of arrays with the batch's rows, e.g.
@@ -105,7 +116,7 @@ class Forward:
         outputs : list of ndarray
             What ``decode`` returns, for all ``len(X)`` rows.
         """
-        return _batched(self._traced, X, batch_size or self.batch_size, decode)
+        return _batched(self._traced, X, batch_size or self._rows_for(X), decode)
 
     def keras_predict(
         self, X: Any, decode: Decode | None = None, **predict_kwargs: Any
@@ -115,7 +126,13 @@ class Forward:
         For what only that loop does (see :func:`needs_keras_predict_loop`):
         ``model.predict`` of the model itself, so its callbacks see that model,
         and its outputs (after any final activation) are returned, decoded.
+        Sparse X goes to Keras as it is, or in dense batches to a subclassed
+        model (see ``_sparse_input``).
         """
+        if sp.issparse(X) and not keras_feeds_sparse_to(self.model):
+            batch_size = predict_kwargs.pop("batch_size", None)
+            batch_size = batch_size or KERAS_DEFAULT_BATCH_SIZE
+            X = DenseBatches(X, None, None, batch_size, False, None)
         outputs = self._traced.to_list(self.model.predict(X, **predict_kwargs))
         return decode(outputs) if decode is not None else outputs
 
@@ -167,8 +184,14 @@ class Forward:
                 return [np.swapaxes(output, 0, 1) for output in outputs]
 
             return _batched(
-                run_passes, X, batch_size or self.batch_size, decode or rows_first
+                run_passes, X, batch_size or self._rows_for(X), decode or rows_first
             )
+
+    def _rows_for(self, X: Any) -> int:
+        """Rows per forward call when a call gives none: fewer for wide sparse X."""
+        if not sp.issparse(X):
+            return self.batch_size
+        return max(1, min(self.batch_size, SPARSE_BATCH_VALUES // X.shape[1]))
 
 
 class _Traced:

@@ -1,0 +1,162 @@
+"""Sparse X in a fit: sparse into Keras where it can, else dense one batch at a time.
+
+A scipy sparse matrix goes to ``keras.Model.fit`` as it is wherever Keras can
+feed it. Keras' data adapters slice it batch by batch -- a ``tf.SparseTensor``
+per batch on TensorFlow, a JAX ``BCOO`` array on JAX, a dense array on
+PyTorch -- and the ``Input`` layer of a Functional or Sequential model
+densifies a sparse batch, unless it is declared ``sparse=True`` (then layers
+such as ``Dense`` compute on the sparse batch itself). Memory stays at the
+sparse matrix plus one batch, and the batches, their order and the trained
+weights are those of the same rows given densely (tested). scikeras hands
+Keras the matrix the same way.
+
+A subclassed model has no ``Input`` layer: its ``call`` would be handed the
+sparse batch, which most layers cannot take. It is given
+:class:`DenseBatches` instead, a ``keras.utils.PyDataset`` that densifies one
+batch at a time: the rows in order, or with ``shuffle`` in a new order each
+epoch, drawn from a generator seeded from NumPy's when the fit starts (which a
+seeded fit seeds, see ``_seeding``), so a seeded fit is repeatable; the order
+is not the one Keras would draw. ``validation_split`` holds out the last rows,
+as Keras does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+
+from skkeras_proba._fit_loop import KERAS_DEFAULT_BATCH_SIZE
+
+_BACKENDS_WITH_SPARSE_TENSORS = ("tensorflow", "jax")
+"""Where Keras hands a model sparse batches; elsewhere it densifies each batch."""
+
+
+def keras_feeds_sparse_to(model: keras.Model) -> bool:
+    """Whether ``model`` can be trained on sparse X through Keras' own input.
+
+    True for a model with ``Input`` layers (Functional, Sequential), and on
+    backends where Keras densifies each batch itself; False for a subclassed
+    model on TensorFlow or JAX.
+    """
+    if keras.backend.backend() not in _BACKENDS_WITH_SPARSE_TENSORS:
+        return True
+    return bool(getattr(model, "inputs", None))
+
+
+class DenseBatches(keras.utils.PyDataset):
+    """Rows of a sparse matrix as dense batches, with their targets and weights.
+
+    Parameters
+    ----------
+    x : sparse matrix of shape (n_samples, n_features)
+        The model's input.
+    y : array-like, list or dict of array-like, or None
+        Targets, with samples on the first axis; None for none.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Per-sample weights.
+    batch_size : int
+        Rows per batch; the last batch may be shorter.
+    shuffle : bool
+        Whether the rows come in a new random order every epoch.
+    seed : int or None
+        Seeds the orders.
+    """
+
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: np.ndarray | None,
+        batch_size: int,
+        shuffle: bool,
+        seed: int | None,
+    ) -> None:
+        super().__init__()
+        self._x = x.tocsr()  # rows are sliced; a no-op for CSR
+        self._y = y
+        self._sample_weight = sample_weight
+        self._batch_size = batch_size
+        self._orders = np.random.default_rng(seed) if shuffle else None
+        self._order = self._new_order()
+
+    def __len__(self) -> int:
+        return math.ceil(self._x.shape[0] / self._batch_size)
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        rows: Any = slice(index * self._batch_size, (index + 1) * self._batch_size)
+        if self._order is not None:
+            rows = self._order[rows]
+        batch = [self._x[rows].toarray().astype(keras.backend.floatx(), copy=False)]
+        for part in (self._y, self._sample_weight):
+            if part is not None:
+                batch.append(keras.tree.map_structure(lambda a: a[rows], part))
+        return tuple(batch)
+
+    def on_epoch_end(self) -> None:
+        self._order = self._new_order()
+
+    def _new_order(self) -> np.ndarray | None:
+        """The rows of the coming epoch, in order; None for the rows as they are."""
+        if self._orders is None:
+            return None
+        return self._orders.permutation(self._x.shape[0])
+
+
+def dense_batches_for_fit(
+    x: Any,
+    y: Any,
+    sample_weight: np.ndarray | None,
+    batch_size: int | None,
+    shuffle: bool,
+    validation_split: float,
+    validation_batch_size: int | None,
+) -> tuple[DenseBatches, DenseBatches | None]:
+    """The training batches, and the validation batches of ``validation_split``.
+
+    Arguments as for ``keras.Model.fit``; a batch size of None is Keras'
+    default (32), -1 all rows. Validation takes the last
+    ``floor(n_samples * validation_split)`` rows, in order, as Keras does.
+    """
+    n_rows = x.shape[0]
+    batch_size = n_rows if batch_size == -1 else batch_size or KERAS_DEFAULT_BATCH_SIZE
+    split = math.floor(n_rows * (1.0 - validation_split)) if validation_split else 0
+    if validation_split and not 0 < split < n_rows:
+        raise ValueError(  # as Keras would for arrays
+            f"validation_split={validation_split} of {n_rows} samples leaves no "
+            "samples for training or for validation. Pass more samples or "
+            "another validation_split."
+        )
+
+    def rows(part: Any, start: int, stop: int) -> Any:
+        if part is None:
+            return None
+        return keras.tree.map_structure(lambda a: a[start:stop], part)
+
+    split = split or n_rows
+    # Drawn from NumPy's generator, which a seeded fit has seeded (see the
+    # module docstring); the orders then come from this fit's own generator.
+    seed = int(np.random.randint(np.iinfo(np.int32).max)) if shuffle else None
+    train = DenseBatches(
+        x[:split],
+        rows(y, 0, split),
+        rows(sample_weight, 0, split),
+        batch_size,
+        bool(shuffle),
+        seed,
+    )
+    if split == n_rows:
+        return train, None
+    if validation_batch_size == -1:
+        validation_batch_size = n_rows - split
+    validation = DenseBatches(
+        x[split:],
+        rows(y, split, n_rows),
+        rows(sample_weight, split, n_rows),
+        validation_batch_size or batch_size,
+        False,
+        None,
+    )
+    return train, validation
