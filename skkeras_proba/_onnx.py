@@ -264,9 +264,15 @@ class _Graph:
         return output
 
     def const(self, value: Any) -> str:
-        from onnx import numpy_helper
+        from onnx import TensorProto, numpy_helper
 
         name = self.scope.get_unique_variable_name("const")
+        if np.asarray(value).dtype == object:  # strings: no raw_data in ONNX
+            content = [str(v).encode("utf-8") for v in value]
+            self.container.add_initializer(
+                name, TensorProto.STRING, [len(content)], content
+            )
+            return name
         self.container.add_initializer(
             name, None, None, numpy_helper.from_array(np.asarray(value), name)
         )
@@ -416,9 +422,7 @@ def _splice_keras(graph: _Graph, operator: Any, model: keras.Model) -> list[str]
     for tensor in exported.graph.initializer:
         array = numpy_helper.to_array(tensor)
         new = renamed(tensor.name)
-        container.add_initializer(
-            new, None, None, numpy_helper.from_array(array, new)
-        )
+        container.add_initializer(new, None, None, numpy_helper.from_array(array, new))
     for node in exported.graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         container.add_node(
@@ -553,7 +557,7 @@ def _is_standard(domain: str, node: Any) -> bool:
 
 
 def _first_unconvertible_layer(model: keras.Model) -> keras.layers.Layer | None:
-    """The first layer that exports alone but fails, or None if none does.
+    """The first layer whose export on its own fails, or None if none does.
 
     Only on the error path: each layer is exported on its own, as a model from
     its input to its output (layers called once in a Functional or Sequential
@@ -566,11 +570,11 @@ def _first_unconvertible_layer(model: keras.Model) -> keras.layers.Layer | None:
         except (AttributeError, ValueError, TypeError):
             continue  # not a single-call layer of a graph: cannot be isolated
         try:
-            if _unconvertible(_export(alone, shape, _MAX_TF2ONNX_OPSET)) is None:
-                continue
-        except Exception:  # noqa: S110 - a failing export is what we look for
-            pass
-        return layer
+            problem = _unconvertible(_export(alone, shape, _MAX_TF2ONNX_OPSET))
+        except Exception as error:  # the exporter's own failure: what we look for
+            problem = str(error)
+        if problem is not None:
+            return layer
     return None
 
 
