@@ -63,6 +63,12 @@ wall-clock medians (``time.perf_counter``) after one untimed warm-up call.
    ``MALLOC_ARENA_MAX=1`` (one arena) both stay flat.
    ``--serve-only`` runs only this section.
 
+6. ONNX (when the ``onnx`` extra is installed): the Pipeline exported with
+   ``skkeras_proba.to_onnx`` served by onnxruntime at 1 and 1,000 rows
+   against our ``predict_proba``, eager Keras and ``MLPClassifier``, and the
+   exported file's size; see ``benchmarks/_onnx_serving.py``.
+   ``--onnx-only`` runs only this section.
+
 Run ``make bench`` (about 10 minutes on 2 cores) or
 ``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, under 2 minutes).
 """
@@ -72,6 +78,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import importlib.util
 import json
 import operator
 import os
@@ -625,6 +632,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
     parser.add_argument(
         "--serve-duration", type=float, help="seconds per serving throughput cell"
     )
+    parser.add_argument(
+        "--onnx-only", action="store_true", help="run only the ONNX serving section"
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     if args.refit_count:
@@ -634,7 +644,11 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
     if args.serve_duration:
         config = dataclasses.replace(config, serve_duration_s=args.serve_duration)
     return config, Options(
-        args.investigate, args.serve_only, args.fit_only, args.backends_only
+        args.investigate,
+        args.serve_only,
+        args.fit_only,
+        args.backends_only,
+        args.onnx_only,
     )
 
 
@@ -646,6 +660,7 @@ class Options:
     serve_only: bool  # only the serving section
     fit_only: bool  # only the fit and search tables
     backends_only: bool  # only the backend section (benchmarks/_backends.py)
+    onnx_only: bool  # only the ONNX section (benchmarks/_onnx_serving.py)
 
 
 def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
@@ -765,6 +780,19 @@ def serve_section(X: np.ndarray, y: np.ndarray, config: Config) -> ServeGrowth:
     return ServeGrowth(*(memory_growth(result) for result in results))
 
 
+def onnx_section(X: np.ndarray, y: np.ndarray, config: Config) -> list[Check]:
+    """onnxruntime serving the exported Pipeline; no section without the extra."""
+    if importlib.util.find_spec("skl2onnx") is None:
+        _heading("ONNX: skipped, the onnx extra is not installed")
+        return []
+    import _onnx_serving
+
+    _heading("ONNX: the exported Pipeline served by onnxruntime, median per call")
+    results = _onnx_serving.measure(X, y, calls_scale=0.2 if config is QUICK else 1)
+    _onnx_serving.print_results(results)
+    return [Check(*_onnx_serving.target(results))]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config, options = parse_config(argv)
     started = time.perf_counter()
@@ -777,6 +805,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     if options.fit_only:
         for target in fit_table_section(config):
             print(f"  {Check(*target)}")
+        print(f"\n(total {time.perf_counter() - started:.0f} s)")
+        return
+    if options.onnx_only:
+        for check in onnx_section(X, y, config):
+            print(f"  {check}")
         print(f"\n(total {time.perf_counter() - started:.0f} s)")
         return
     if options.backends_only:
@@ -795,10 +828,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve_growth = serve_section(X, y, config)
     _heading("backends: predict_proba and fit on each installed backend")
     backend_section(quick=config is QUICK)
+    onnx_targets = onnx_section(X, y, config)
 
     _heading("targets")
     targets = checks(results, fit, peak, growth, serve_growth)
     targets += [Check(*target) for target in fit_table_targets]
+    targets += onnx_targets
     for check in targets:
         print(f"  {check}")
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
