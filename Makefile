@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,docs,release,jax]"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,docs,release,jax,onnx]"
 	touch $(STAMP)
 
 # The whole suite on TensorFlow (Keras' default here), then again on JAX.

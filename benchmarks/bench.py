@@ -69,6 +69,11 @@ wall-clock medians (``time.perf_counter``) after one untimed warm-up call.
    ``KerasRegressor`` and with scikeras': the peak RSS increase during the fit
    and its time. Target: ours at most 2x scikeras' in both. A dense copy of X
    would be 1.5 GiB. ``--sparse-only`` runs only this section.
+7. ONNX (when the ``onnx`` extra is installed): the Pipeline exported with
+   ``skkeras_proba.to_onnx`` served by onnxruntime at 1 and 1,000 rows
+   against our ``predict_proba``, eager Keras and ``MLPClassifier``, and the
+   exported file's size; see ``benchmarks/_onnx_serving.py``.
+   ``--onnx-only`` runs only this section.
 
 Run ``make bench`` (about 10 minutes on 2 cores) or
 ``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, under 2 minutes).
@@ -79,6 +84,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import importlib.util
 import json
 import operator
 import os
@@ -635,6 +641,9 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
     parser.add_argument(
         "--serve-duration", type=float, help="seconds per serving throughput cell"
     )
+    parser.add_argument(
+        "--onnx-only", action="store_true", help="run only the ONNX serving section"
+    )
     args = parser.parse_args(argv)
     config = QUICK if args.quick else FULL
     if args.refit_count:
@@ -649,6 +658,7 @@ def parse_config(argv: Sequence[str] | None) -> tuple[Config, Options]:
         args.fit_only,
         args.backends_only,
         args.sparse_only,
+        args.onnx_only,
     )
 
 
@@ -661,6 +671,7 @@ class Options:
     fit_only: bool  # only the fit and search tables
     backends_only: bool  # only the backend section (benchmarks/_backends.py)
     sparse_only: bool  # only the sparse input section
+    onnx_only: bool  # only the ONNX section (benchmarks/_onnx_serving.py)
 
 
 def predict_section(X: np.ndarray, y: np.ndarray, config: Config) -> dict:
@@ -814,6 +825,19 @@ def serve_section(X: np.ndarray, y: np.ndarray, config: Config) -> ServeGrowth:
     return ServeGrowth(*(memory_growth(result) for result in results))
 
 
+def onnx_section(X: np.ndarray, y: np.ndarray, config: Config) -> list[Check]:
+    """onnxruntime serving the exported Pipeline; no section without the extra."""
+    if importlib.util.find_spec("skl2onnx") is None:
+        _heading("ONNX: skipped, the onnx extra is not installed")
+        return []
+    import _onnx_serving
+
+    _heading("ONNX: the exported Pipeline served by onnxruntime, median per call")
+    results = _onnx_serving.measure(X, y, calls_scale=0.2 if config is QUICK else 1)
+    _onnx_serving.print_results(results)
+    return [Check(*_onnx_serving.target(results))]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config, options = parse_config(argv)
     started = time.perf_counter()
@@ -830,6 +854,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if options.sparse_only:
         for check in sparse_section():
+            print(f"  {check}")
+        print(f"\n(total {time.perf_counter() - started:.0f} s)")
+        return
+    if options.onnx_only:
+        for check in onnx_section(X, y, config):
             print(f"  {check}")
         print(f"\n(total {time.perf_counter() - started:.0f} s)")
         return
@@ -850,11 +879,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     sparse_targets = sparse_section()
     _heading("backends: predict_proba and fit on each installed backend")
     backend_section(quick=config is QUICK)
+    onnx_targets = onnx_section(X, y, config)
 
     _heading("targets")
     targets = checks(results, fit, peak, growth, serve_growth)
     targets += [Check(*target) for target in fit_table_targets]
     targets += sparse_targets
+    targets += onnx_targets
     for check in targets:
         print(f"  {check}")
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

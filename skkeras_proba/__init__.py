@@ -9,6 +9,7 @@ warn_about_unsupported_versions()
 from skkeras_proba._base import BaseWrapper  # noqa: E402
 from skkeras_proba._classifier import KerasClassifier  # noqa: E402
 from skkeras_proba._heads import Head, inspect_heads  # noqa: E402
+from skkeras_proba._onnx import to_onnx  # noqa: E402
 from skkeras_proba._persistence import get_untrusted_types, load, save  # noqa: E402
 from skkeras_proba._regressor import KerasRegressor  # noqa: E402
 
@@ -22,4 +23,5 @@ __all__ = [
     "inspect_heads",
     "load",
     "save",
+    "to_onnx",
 ]

@@ -14,6 +14,7 @@ Also: parameters both estimators share are documented alike (numpydoc needs
 each class's text written out; the test keeps the copies the same).
 """
 
+import importlib.util
 import inspect
 import os
 import random
@@ -71,10 +72,17 @@ def python_blocks(text: str, no_run: bool = False) -> list[tuple[int, str]]:
     return blocks
 
 
-# Pages whose examples use a scikit-learn feature newer than the oldest supported.
+requires_onnx = pytest.mark.skipif(
+    importlib.util.find_spec("skl2onnx") is None,
+    reason='needs the onnx extra (pip install ".[onnx]"), which make test installs',
+)
+
+# Pages whose examples use a scikit-learn feature newer than the oldest
+# supported, or a package of an extra that make test-oldest does not install.
 _PAGE_MARKS = {
     "guide/pretrained.rst": [requires_temperature_scaling],
     "guide/calibration.rst": [requires_temperature_scaling],
+    "guide/onnx.rst": [requires_onnx],
 }
 
 
