@@ -22,6 +22,7 @@ import functools
 import inspect
 import re
 import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -145,7 +146,10 @@ _SAFE_CALLBACKS = (
 @functools.cache
 def _keras_namespace(namespace: str) -> dict[str, Any]:
     """The classes (of the namespace's base) and functions of one namespace."""
-    base, module = _KERAS_NAMESPACES[namespace], sys.modules[namespace]
+    # Our own namespace names, reached from the keras package itself: older
+    # Keras versions do not list these namespaces in sys.modules.
+    module = functools.reduce(getattr, namespace.split(".")[1:], keras)
+    base = _KERAS_NAMESPACES[namespace]
     found = {}
     for attribute in dir(module):
         obj = getattr(module, attribute)
@@ -263,7 +267,24 @@ def _resolved_by_keras(
     if strict:
         return _keras_name(node) in keras_names()
     keras_module = isinstance(module, str) and module.split(".")[0] == "keras"
-    return keras_module and module in sys.modules
+    return keras_module and _already_imported(module)
+
+
+def _already_imported(module: str) -> bool:
+    """Whether naming ``module`` makes Keras import nothing new.
+
+    In ``sys.modules``, or a namespace already bound inside the keras package
+    (older Keras versions bind ``keras.optimizers`` and the like without
+    listing them in ``sys.modules``). Looked up with ``vars``, so that no
+    module's ``__getattr__`` hook runs.
+    """
+    if module in sys.modules:
+        return True
+    root, *parts = module.split(".")
+    found: Any = sys.modules.get(root) if root == "keras" else None
+    for part in parts:
+        found = vars(found).get(part) if isinstance(found, types.ModuleType) else None
+    return isinstance(found, types.ModuleType)
 
 
 def check_keras_config(
@@ -294,7 +315,7 @@ def check_keras_config(
             continue
         if module is not None and not isinstance(module, str):
             raise Damaged(f"{where} names module {module!r}")
-        if module not in (None, "builtins") and module not in sys.modules:
+        if module not in (None, "builtins") and not _already_imported(module):
             raise Untrusted(
                 f"names module {module!r} (in {where}), which is not imported",
                 f"Import {module} yourself before loading, if you trust it",

@@ -271,7 +271,11 @@ def _first_dense(config):
     )
 
 
-@pytest.mark.parametrize("api", sorted(serialization_lib.NON_MODELING_APIS))
+# Keras' deny-list of non-modelling functions (absent in the oldest Keras
+# supported, where this parametrization is empty and skipped).
+@pytest.mark.parametrize(
+    "api", sorted(getattr(serialization_lib, "NON_MODELING_APIS", ()))
+)
 def test_keras_deny_listed_function_is_refused_in_the_manifest_and_the_model(
     api, saved, tmp_path
 ):
@@ -420,6 +424,13 @@ def test_feature_encoder_function_that_the_user_did_not_pass_is_refused(
     _assert_refused(path, NOT_TRUSTED)
 
 
+# keras.src.losses.losses.huber is huber's own path, so on the allow-list by
+# the format-1 names; what refuses it depends on Keras: newer versions do not
+# deserialise a plain function there (not trusted), older ones do and the loss
+# slot refuses the function (damaged). Refused, with nothing run, either way.
+_HUBER_BY_MODULE = f"{NOT_TRUSTED}|{DAMAGED}"
+
+
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
@@ -430,7 +441,7 @@ def test_feature_encoder_function_that_the_user_did_not_pass_is_refused(
             NOT_TRUSTED,
         ),
         (_function_config("keras.utils", "set_random_seed"), NOT_TRUSTED),
-        (_function_config("keras.src.losses.losses", "huber"), NOT_TRUSTED),
+        (_function_config("keras.src.losses.losses", "huber"), _HUBER_BY_MODULE),
         (
             {
                 "class_name": "__numpy__",
