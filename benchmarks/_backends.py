@@ -74,7 +74,7 @@ def installed_backends() -> list[str]:
 # --------------------------------------------------------------------- worker
 
 
-def _alternating_medians(
+def alternating_medians(
     functions: dict[str, Callable[[], object]], calls: int
 ) -> dict[str, float]:
     """Median seconds per call of each function, called in turn ``calls`` times."""
@@ -122,7 +122,7 @@ def worker(repeats_scale: float) -> dict:
         if rows == 1:
             functions["mlp"] = lambda x=x: mlp.predict_proba(x)
         calls = max(3, round(CALLS[rows] * repeats_scale))
-        predict[rows] = {**_alternating_medians(functions, calls), "calls": calls}
+        predict[rows] = {**alternating_medians(functions, calls), "calls": calls}
     return {
         "backend": keras.backend.backend(),
         "fit": {name: statistics.median(t) for name, t in fit_times.items()},

@@ -18,11 +18,8 @@ Usage::
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-
 import numpy as np
+from _backends import alternating_medians
 from _workload import EPOCHS, HIDDEN_UNITS, TRAIN_ROWS, ours
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -34,21 +31,6 @@ SIZES = (1, 1_000)
 CALLS = {1: 1_000, 1_000: 100}
 METHODS = ("onnxruntime", "ours", "eager", "MLPClassifier")
 TARGET_VS_MLP_AT_1_ROW = 0.25
-
-
-def _medians(
-    functions: dict[str, Callable[[], object]], calls: int
-) -> dict[str, float]:
-    """Median seconds per call of each function, called in turn."""
-    for function in functions.values():
-        function()  # warm-up: traces, sessions, caches
-    times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(calls):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def measure(X: np.ndarray, y: np.ndarray, calls_scale: float = 1.0) -> dict:
@@ -73,7 +55,7 @@ def measure(X: np.ndarray, y: np.ndarray, calls_scale: float = 1.0) -> dict:
     seconds = {}
     for rows in SIZES:
         x = X[TRAIN_ROWS : TRAIN_ROWS + rows]
-        seconds[rows] = _medians(
+        seconds[rows] = alternating_medians(
             {
                 "onnxruntime": lambda x=x: session.run(["probabilities"], {"X": x}),
                 "ours": lambda x=x: pipeline.predict_proba(x),
