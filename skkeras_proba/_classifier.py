@@ -679,12 +679,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             )
         check_is_fitted(self)
         X, _ = self._validate_data(X, reset=False)
-        batch_size = self._routed_predict_kwargs().get("batch_size")
         per_head = self._forward.passes(
             self._encode_features(X),
             self.mc_dropout,
             self._mc_seed(),
-            X.shape[0] if batch_size == -1 else batch_size,
+            self._routed_batch_size(X),
             functools.partial(
                 _decode.proba_per_pass, heads=self.heads_, kind=self.target_kind_
             ),

@@ -39,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skkeras_proba._callbacks import overrides_any_hook
-from skkeras_proba._fit_loop import KERAS_DEFAULT_BATCH_SIZE
+from skkeras_proba._common import KERAS_DEFAULT_BATCH_SIZE
 from skkeras_proba._forward._mc_dropout import dropout_active_copy, reseed
 from skkeras_proba._sparse_input import DenseBatches, keras_feeds_sparse_to
 
