@@ -482,13 +482,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
     ) -> list[np.ndarray]:
         if not self.mc_dropout:
             return self._forward(X, batch_size, decode)
-
-        def average_then_decode(passes: list[np.ndarray]) -> list[np.ndarray]:
-            averaged = _decode.average_passes(passes, self.heads_, self.target_kind_)
-            return averaged if decode is None else decode(averaged)
-
-        return self._forward.passes(
-            X, self.mc_dropout, self._mc_seed(), batch_size, average_then_decode
+        average = functools.partial(
+            _decode.average_passes, heads=self.heads_, kind=self.target_kind_
+        )
+        return self._forward.averaged(
+            X, self.mc_dropout, self._mc_seed(), average, batch_size, decode
         )
 
     def _keras_predict(

@@ -96,7 +96,8 @@ class ScikerasFixes(BaseWrapper):
         scikeras trains a model instance passed as ``model=`` in place, so the
         user's object changes and a re-fit continues from trained weights. We
         clone it (fresh weights, same compile settings); seeding is done by the
-        caller without scikeras' process-wide side effects (see ``_seeding``).
+        caller without scikeras' process-wide side effects (see
+        ``_fit/_seeding.py``).
         Pinned by ``test_model_instance_is_cloned_per_fit`` and
         ``test_cloned_model_instance_keeps_its_sequential_subclass``.
         """
