@@ -1,7 +1,9 @@
 """``BaseWrapper``: what every estimator here shares, the fit flow and the forward pass.
 
-It is scikeras' ``BaseWrapper`` with our fit and predict machinery, and it is
-public, as in scikeras: users subclass it for wrappers of their own (a
+It is scikeras' ``BaseWrapper`` with our fit and predict machinery -- the
+fit engine (``_fit.FitRun``) and the forward pass (``_forward.Forward``),
+which it calls and which know nothing of estimators -- and it is public, as
+in scikeras: users subclass it for wrappers of their own (a
 transformer such as an autoencoder, an estimator with its own ``predict``)
 with scikeras' contract. A build function (``model=``) or a
 ``_keras_build_fn`` method builds the model from routed parameters and
