@@ -17,7 +17,7 @@ batch at a time: the rows in order, or with ``shuffle`` in a new order each
 epoch, drawn from a generator seeded from NumPy's when the fit starts (which a
 seeded fit seeds, see ``_fit/_seeding.py``), so a seeded fit is repeatable; the order
 is not the one Keras would draw. ``validation_split`` holds out the last rows,
-as Keras does (``_fit/_sparse_input.py`` makes the fit's batches). The
+as Keras does (``_fit/_sparse_batches.py`` makes the fit's batches). The
 forward pass densifies a subclassed model's batches the same way.
 """
 

@@ -16,7 +16,7 @@ engine decides is how Keras is driven, each in one module:
 - ``_loop.py``: ``steps_per_execution`` and ``"auto"``'s whole policy (an
   epoch per call, the kept input iterator, the untuned input).
 - ``_input.py``: Keras' input pipeline on TensorFlow, without autotuning.
-- ``_sparse_input.py``: dense batches of sparse X for a subclassed model.
+- ``_sparse_batches.py``: dense batches of sparse X for a subclassed model.
 - ``_trace_reuse.py``: a fresh model trained through a trainer of the same
   architecture whose train step is already traced.
 - ``_seeding.py``: ``random_state`` without process-wide side effects.
@@ -50,7 +50,7 @@ from skkeras_proba._fit._seeding import (
     release_random_state_callbacks,
     seeded,
 )
-from skkeras_proba._fit._sparse_input import dense_batches_for_fit
+from skkeras_proba._fit._sparse_batches import dense_batches_for_fit
 from skkeras_proba._fit._trace_reuse import reusable_key, trained_by_trainer
 from skkeras_proba._fit._worker_threads import size_framework_threads
 from skkeras_proba._sparse_input import keras_feeds_sparse_to
@@ -150,7 +150,7 @@ class FitRun:
         """``x``, ``y`` and ``sample_weight`` to give ``keras.Model.fit``.
 
         Sparse X for a model that cannot take it: dense batches (see
-        ``_sparse_input.py``) and None for the other two. Else the arrays (a
+        ``_sparse_batches.py``) and None for the other two. Else the arrays (a
         sparse matrix stays sparse), or where ``_loop.py`` allows, Keras' own
         untuned input pipeline for them and None for the other two.
         """
