@@ -1,7 +1,9 @@
 """``BaseWrapper``: what every estimator here shares, the fit flow and the forward pass.
 
-It is scikeras' ``BaseWrapper`` with our fit and predict machinery, and it is
-public, as in scikeras: users subclass it for wrappers of their own (a
+It is scikeras' ``BaseWrapper`` with our fit and predict machinery -- the
+fit engine (``_fit.FitRun``) and the forward pass (``_forward.Forward``),
+which it calls and which know nothing of estimators -- and it is public, as
+in scikeras: users subclass it for wrappers of their own (a
 transformer such as an autoencoder, an estimator with its own ``predict``)
 with scikeras' contract. A build function (``model=``) or a
 ``_keras_build_fn`` method builds the model from routed parameters and
@@ -23,6 +25,7 @@ Keras targets, one array per output), ``_after_training``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from numbers import Integral
 from typing import Any
@@ -36,22 +39,15 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from skkeras_proba._common import ALL_ROWS, rows_per_batch
 from skkeras_proba._compat import (
     Interval,
     StrOptions,
     check_sample_weight,
-    custom_gradients_released,
     num_samples,
     safe_indexing,
 )
-from skkeras_proba._fit_input import keras_fit_is_own, untuned_input
-from skkeras_proba._fit_loop import (
-    AUTO,
-    KERAS_DEFAULT_BATCH_SIZE,
-    check_steps_per_execution,
-    steps_per_epoch_for,
-    steps_per_execution_for,
-)
+from skkeras_proba._fit import FitRun
 from skkeras_proba._forward import (
     KERAS_PREDICT_KWARGS,
     Decode,
@@ -59,9 +55,6 @@ from skkeras_proba._forward import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
-from skkeras_proba._sparse_input import dense_batches_for_fit, keras_feeds_sparse_to
-from skkeras_proba._trace_reuse import reusable_key, trained_by_trainer
-from skkeras_proba._worker_threads import size_framework_threads
 
 
 class BaseWrapper(ScikerasFixes):
@@ -325,8 +318,9 @@ class BaseWrapper(ScikerasFixes):
         """
         self._validate_params()
         self._wraps_given_model = True
+        self._scikeras_seeding_off()
         try:
-            with self._seeded_fit_context():
+            with FitRun.seeding(self.random_state):
                 self._initialize(X, y)
         finally:
             del self._wraps_given_model
@@ -369,7 +363,9 @@ class BaseWrapper(ScikerasFixes):
         **kwargs: Any,
     ) -> None:
         self._validate_params()
-        check_steps_per_execution(self.steps_per_execution)
+        run = FitRun(
+            self.random_state, self.steps_per_execution, self.reuse_train_trace
+        )
         if y is None and self.__sklearn_tags__().target_tags.required:
             raise ValueError(  # scikit-learn's wording, which its checks expect
                 f"This {type(self).__name__} estimator requires y to be passed, "
@@ -383,16 +379,29 @@ class BaseWrapper(ScikerasFixes):
             self._check_continuation(y)
         if weight is not None:
             X, y, weight = _weighted_rows(X, y, weight)
-        size_framework_threads()  # in a joblib or Dask worker process only
-        with self._seeded_fit_context(), custom_gradients_released():
+        self._scikeras_seeding_off()
+        with run:
             if reset:
                 X, y = self._initialize(X, y)
             self._ensure_compiled_model()
-            self._set_fit_loop(num_samples(X), epochs, kwargs)
-            x_fit, y_fit, weight_fit = self._keras_fit_data(
-                self._encode_features(X), self._keras_fit_targets(y), weight, kwargs
+            setting = functools.partial(self._fit_setting, kwargs=kwargs)
+            run.set_loop(
+                self.model_,
+                self._fit_callbacks,
+                num_samples(X),
+                epochs,
+                setting,
+                kwargs,
             )
-            with self._model_to_train(fresh=reset and epochs > 0):
+            x_fit, y_fit, weight_fit = run.keras_data(
+                self.model_,
+                self._encode_features(X),
+                self._keras_fit_targets(y),
+                weight,
+                setting,
+                kwargs,
+            )
+            with self._model_to_train(run, fresh=reset and epochs > 0):
                 self._fit_keras_model(
                     x_fit,
                     y_fit,
@@ -538,87 +547,6 @@ class BaseWrapper(ScikerasFixes):
 
     # ------------------------------------------------------------- fit loop
 
-    def _set_fit_loop(self, n_rows: int, epochs: int, kwargs: dict[str, Any]) -> None:
-        """Set this fit's steps per execution and per epoch (see ``_fit_loop``).
-
-        With ``steps_per_execution="auto"`` an epoch runs in one call unless a
-        callback needs batch-level hooks, and Keras keeps its input iterator
-        from one epoch to the next. ``kwargs`` are the fit's Keras arguments.
-        """
-        batch_size = self._fit_setting("batch_size", kwargs)
-        given_steps_per_epoch = self._fit_setting("steps_per_epoch", kwargs)
-        steps = steps_per_execution_for(
-            self.steps_per_execution,
-            self.model_,
-            self._fit_callbacks,
-            n_rows,
-            batch_size,
-            given_steps_per_epoch,
-        )
-        if steps is not None:
-            self.model_.steps_per_execution = steps
-        if given_steps_per_epoch is None:
-            steps_per_epoch = steps_per_epoch_for(
-                self.steps_per_execution,
-                steps,
-                epochs,
-                self._fit_setting("validation_split", kwargs),
-            )
-            if steps_per_epoch is not None:
-                kwargs["steps_per_epoch"] = steps_per_epoch
-                # Keras derives a missing batch size from steps_per_epoch.
-                kwargs["batch_size"] = batch_size or KERAS_DEFAULT_BATCH_SIZE
-
-    def _keras_fit_data(
-        self, x: Any, y: Any, sample_weight: Any, kwargs: dict[str, Any]
-    ) -> tuple[Any, Any, Any]:
-        """``x``, ``y`` and ``sample_weight`` to give ``keras.Model.fit``.
-
-        Sparse X for a model that cannot take it: dense batches (see
-        ``_sparse_input``) and None for the other two. Else the arrays (a
-        sparse matrix stays sparse), or on TensorFlow Keras' own input pipeline
-        for them without ``tf.data``'s autotuning, and None for the other two
-        (see ``_fit_input``), with ``steps_per_execution="auto"``. The arrays
-        otherwise, and wherever Keras or scikeras needs them: for
-        ``validation_split``, a batch size of -1 (all rows), and a model whose
-        ``fit`` is not Keras' own (it may read the arrays).
-        """
-        batch_size = self._fit_setting("batch_size", kwargs)
-        shuffle = self._fit_setting("shuffle", kwargs)
-        shuffle = True if shuffle is None else shuffle  # Keras' default
-        if sp.issparse(x) and not keras_feeds_sparse_to(self.model_):
-            x, validation = dense_batches_for_fit(
-                x,
-                y,
-                sample_weight,
-                batch_size,
-                shuffle,
-                self._fit_setting("validation_split", kwargs),
-                self._fit_setting("validation_batch_size", kwargs),
-            )
-            kwargs["shuffle"] = False  # the batches come shuffled
-            if validation is not None:
-                kwargs.update(validation_split=0.0, validation_data=validation)
-            return x, None, None
-        if (
-            self.steps_per_execution != AUTO
-            or not keras_fit_is_own(self.model_)
-            or self._fit_setting("validation_split", kwargs)
-            or batch_size == -1
-            or self._fit_setting("validation_batch_size", kwargs) == -1
-        ):
-            return x, y, sample_weight
-        adapter = untuned_input(
-            x,
-            y,
-            sample_weight,
-            batch_size,
-            shuffle,
-            self._fit_setting("steps_per_epoch", kwargs),
-            self._fit_setting("class_weight", kwargs),
-        )
-        return (x, y, sample_weight) if adapter is None else (adapter, None, None)
-
     def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
         """A ``keras.Model.fit`` argument as scikeras will pass it, or None.
 
@@ -632,25 +560,20 @@ class BaseWrapper(ScikerasFixes):
         return getattr(self, name, None) if name in self._fit_kwargs else None
 
     @contextlib.contextmanager
-    def _model_to_train(self, fresh: bool) -> Iterator[None]:
-        """``model_`` is, while Keras trains, a trainer whose step is traced.
+    def _model_to_train(self, run: FitRun, fresh: bool) -> Iterator[None]:
+        """``model_`` and the fit's callbacks as the fit engine trains them.
 
-        See ``_trace_reuse``: a freshly built model of Keras' own parts trains
-        through a private trainer of the same architecture, so that a search
-        traces the train step once per architecture, not once per fold.
-        ``model_`` is the estimator's own model again afterwards, trained.
+        ``model_`` may be, while Keras trains, a trainer whose step is traced
+        (see ``FitRun.training``); it is the estimator's own model again
+        afterwards, trained.
         """
-        model = self.model_
-        key = reusable_key(model) if fresh and self.reuse_train_trace else None
-        if key is None:
-            yield
-            return
-        with trained_by_trainer(model, key) as trainer:
-            self.model_ = trainer
+        model, callbacks = self.model_, self._fit_callbacks
+        with run.training(model, callbacks, fresh) as (trainer, fit_callbacks):
+            self.model_, self._fit_callbacks = trainer, fit_callbacks
             try:
                 yield
             finally:
-                self.model_ = model
+                self.model_, self._fit_callbacks = model, callbacks
 
     @property
     def _custom_target_encoder(self) -> bool:
@@ -707,8 +630,10 @@ class BaseWrapper(ScikerasFixes):
         X, _ = self._validate_data(X, reset=False)
         features = self._encode_features(X)
         requested = {**self._routed_predict_kwargs(), **predict_kwargs}
-        if requested.get("batch_size") == -1:
-            requested["batch_size"] = _n_rows(features)
+        if "batch_size" in requested:
+            requested["batch_size"] = _resolved_batch_size(
+                requested["batch_size"], features
+            )
         callbacks = getattr(self, "_predict_callbacks", [])
         if needs_keras_predict_loop(requested, callbacks):
             keras_kwargs = {"verbose": self.verbose, "callbacks": callbacks}
@@ -734,10 +659,14 @@ class BaseWrapper(ScikerasFixes):
         self, X: Any, decode: Decode | None = None
     ) -> list[np.ndarray]:
         """The fast path on validated X, for the estimator's own use."""
+        return self._run_forward(
+            self._encode_features(X), self._routed_batch_size(X), decode
+        )
+
+    def _routed_batch_size(self, X: Any) -> int | None:
+        """``predict__batch_size`` for validated X, -1 resolved to its rows."""
         batch_size = self._routed_predict_kwargs().get("batch_size")
-        if batch_size == -1:
-            batch_size = X.shape[0]
-        return self._run_forward(self._encode_features(X), batch_size, decode)
+        return _resolved_batch_size(batch_size, X)
 
     def _run_forward(
         self, X: Any, batch_size: int | None, decode: Decode | None
@@ -757,10 +686,15 @@ class BaseWrapper(ScikerasFixes):
             self._forward = self._new_forward()
 
 
-def _n_rows(features: Any) -> int:
-    """Rows of the model's input, for ``batch_size=-1`` (all rows at once)."""
+def _resolved_batch_size(batch_size: int | None, features: Any) -> int | None:
+    """A prediction's batch size, -1 (all rows at once) resolved to the rows.
+
+    ``features`` are the model's input; see ``_common.rows_per_batch``.
+    """
+    if batch_size != ALL_ROWS:
+        return batch_size
     try:
-        return features.shape[0]
+        return rows_per_batch(batch_size, features.shape[0])
     except AttributeError:  # scikeras' message for the same situation
         raise ValueError(
             "`batch_size=-1` requires that `X` implement `shape`: the feature "
@@ -783,6 +717,3 @@ def _weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.nda
         X = X.tocsr()
     y = None if y is None else safe_indexing(y, kept)
     return safe_indexing(X, kept), y, weight[kept]
-
-
-"""The name ``_persistence`` imports; remove once it imports ``BaseWrapper``."""

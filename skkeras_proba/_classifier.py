@@ -482,13 +482,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
     ) -> list[np.ndarray]:
         if not self.mc_dropout:
             return self._forward(X, batch_size, decode)
-
-        def average_then_decode(passes: list[np.ndarray]) -> list[np.ndarray]:
-            averaged = _decode.average_passes(passes, self.heads_, self.target_kind_)
-            return averaged if decode is None else decode(averaged)
-
-        return self._forward.passes(
-            X, self.mc_dropout, self._mc_seed(), batch_size, average_then_decode
+        average = functools.partial(
+            _decode.average_passes, heads=self.heads_, kind=self.target_kind_
+        )
+        return self._forward.averaged(
+            X, self.mc_dropout, self._mc_seed(), average, batch_size, decode
         )
 
     def _keras_predict(
@@ -679,12 +677,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             )
         check_is_fitted(self)
         X, _ = self._validate_data(X, reset=False)
-        batch_size = self._routed_predict_kwargs().get("batch_size")
         per_head = self._forward.passes(
             self._encode_features(X),
             self.mc_dropout,
             self._mc_seed(),
-            X.shape[0] if batch_size == -1 else batch_size,
+            self._routed_batch_size(X),
             functools.partial(
                 _decode.proba_per_pass, heads=self.heads_, kind=self.target_kind_
             ),

@@ -22,7 +22,6 @@ from sklearn.utils.validation import (
 )
 
 from skkeras_proba._compat import check_sample_weight
-from skkeras_proba._seeding import release_random_state_callbacks, seed_from, seeded
 from skkeras_proba._validation import needs_validation
 
 
@@ -97,7 +96,8 @@ class ScikerasFixes(BaseWrapper):
         scikeras trains a model instance passed as ``model=`` in place, so the
         user's object changes and a re-fit continues from trained weights. We
         clone it (fresh weights, same compile settings); seeding is done by the
-        caller without scikeras' process-wide side effects (see ``_seeding``).
+        caller without scikeras' process-wide side effects (see
+        ``_fit/_seeding.py``).
         Pinned by ``test_model_instance_is_cloned_per_fit`` and
         ``test_cloned_model_instance_keeps_its_sequential_subclass``.
         """
@@ -159,33 +159,18 @@ class ScikerasFixes(BaseWrapper):
             )
         return weight
 
-    def _seeded_fit_context(self):
-        """Seed model building and training without touching global state.
+    def _scikeras_seeding_off(self) -> None:
+        """Leave seeding to the fit engine (``_fit.FitRun``), not to scikeras.
 
-        scikeras 0.13 leaves TensorFlow op determinism switched on after a
-        seeded fit, so the next unseeded fit fails with "Random ops require a
-        seed", and its seeding is process-wide, so fits in other threads change
-        each other's results. Pinned by
+        scikeras 0.13 seeds inside ``_build_keras_model``/``_fit_keras_model``
+        when ``_random_state`` is set: it leaves TensorFlow op determinism
+        switched on after a seeded fit, so the next unseeded fit fails with
+        "Random ops require a seed", and its seeding is process-wide, so fits
+        in other threads change each other's results. Pinned by
         ``test_seeded_fit_leaves_global_state_unchanged`` and
         ``test_concurrency.py::test_seeded_fits_in_threads_equal_serial_fits``.
         """
-        # scikeras seeds inside _build_keras_model/_fit_keras_model when
-        # _random_state is set; keep it None so only our context seeds.
         self._random_state = None
-        return seeded(seed_from(self.random_state))
-
-    def _fit_keras_model(self, *args: Any, **kwargs: Any) -> None:
-        """Train with the lock of ``_seeding`` given up once training begins.
-
-        Other fits then build while this one trains. Pinned by
-        ``test_concurrency.py::test_other_fits_build_while_a_fit_trains``.
-        """
-        callbacks = self._fit_callbacks
-        self._fit_callbacks = [*release_random_state_callbacks(), *callbacks]
-        try:
-            super()._fit_keras_model(*args, **kwargs)
-        finally:
-            self._fit_callbacks = callbacks
 
 
 _LEGACY_TAG_FIELDS = {

@@ -1,4 +1,4 @@
-"""Sparse X in a fit: sparse into Keras where it can, else dense one batch at a time.
+"""Sparse X: sparse into Keras where it can, else dense one batch at a time.
 
 A scipy sparse matrix goes to ``keras.Model.fit`` as it is wherever Keras can
 feed it. Keras' data adapters slice it batch by batch -- a ``tf.SparseTensor``
@@ -15,9 +15,10 @@ sparse batch, which most layers cannot take. It is given
 :class:`DenseBatches` instead, a ``keras.utils.PyDataset`` that densifies one
 batch at a time: the rows in order, or with ``shuffle`` in a new order each
 epoch, drawn from a generator seeded from NumPy's when the fit starts (which a
-seeded fit seeds, see ``_seeding``), so a seeded fit is repeatable; the order
+seeded fit seeds, see ``_fit/_seeding.py``), so a seeded fit is repeatable; the order
 is not the one Keras would draw. ``validation_split`` holds out the last rows,
-as Keras does.
+as Keras does (``_fit/_sparse_batches.py`` makes the fit's batches). The
+forward pass densifies a subclassed model's batches the same way.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from typing import Any
 
 import keras
 import numpy as np
-
-from skkeras_proba._fit_loop import KERAS_DEFAULT_BATCH_SIZE
 
 _BACKENDS_WITH_SPARSE_TENSORS = ("tensorflow", "jax")
 """Where Keras hands a model sparse batches; elsewhere it densifies each batch."""
@@ -103,60 +102,3 @@ class DenseBatches(keras.utils.PyDataset):
         if self._orders is None:
             return None
         return self._orders.permutation(self._x.shape[0])
-
-
-def dense_batches_for_fit(
-    x: Any,
-    y: Any,
-    sample_weight: np.ndarray | None,
-    batch_size: int | None,
-    shuffle: bool,
-    validation_split: float,
-    validation_batch_size: int | None,
-) -> tuple[DenseBatches, DenseBatches | None]:
-    """The training batches, and the validation batches of ``validation_split``.
-
-    Arguments as for ``keras.Model.fit``; a batch size of None is Keras'
-    default (32), -1 all rows. Validation takes the last
-    ``floor(n_samples * validation_split)`` rows, in order, as Keras does.
-    """
-    n_rows = x.shape[0]
-    batch_size = n_rows if batch_size == -1 else batch_size or KERAS_DEFAULT_BATCH_SIZE
-    split = math.floor(n_rows * (1.0 - validation_split)) if validation_split else 0
-    if validation_split and not 0 < split < n_rows:
-        raise ValueError(  # as Keras would for arrays
-            f"validation_split={validation_split} of {n_rows} samples leaves no "
-            "samples for training or for validation. Pass more samples or "
-            "another validation_split."
-        )
-
-    def rows(part: Any, start: int, stop: int) -> Any:
-        if part is None:
-            return None
-        return keras.tree.map_structure(lambda a: a[start:stop], part)
-
-    split = split or n_rows
-    # Drawn from NumPy's generator, which a seeded fit has seeded (see the
-    # module docstring); the orders then come from this fit's own generator.
-    seed = int(np.random.randint(np.iinfo(np.int32).max)) if shuffle else None
-    train = DenseBatches(
-        x[:split],
-        rows(y, 0, split),
-        rows(sample_weight, 0, split),
-        batch_size,
-        bool(shuffle),
-        seed,
-    )
-    if split == n_rows:
-        return train, None
-    if validation_batch_size == -1:
-        validation_batch_size = n_rows - split
-    validation = DenseBatches(
-        x[split:],
-        rows(y, split, n_rows),
-        rows(sample_weight, split, n_rows),
-        validation_batch_size or batch_size,
-        False,
-        None,
-    )
-    return train, validation

@@ -3,7 +3,7 @@
 import keras
 
 from skkeras_proba._callbacks import overrides_any_hook
-from skkeras_proba._fit_loop import BATCH_HOOKS
+from skkeras_proba._fit._loop import BATCH_HOOKS
 from skkeras_proba._forward import PREDICT_HOOKS
 
 

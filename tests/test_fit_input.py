@@ -1,5 +1,7 @@
 """A TensorFlow fit gets Keras' own input pipeline, without tf.data's autotuning."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -7,7 +9,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier
-from skkeras_proba._fit_input import untuned_input
+from skkeras_proba._fit import FitRun
+from skkeras_proba._fit._input import untuned_input
 from tests.backends import BACKEND, tensorflow_only
 from tests.models import fit_recording_logits_head, logits_head
 
@@ -25,7 +28,9 @@ def fit_data(X, y, model=logits_head, **params):
     """What a fit of these parameters would give ``keras.Model.fit`` as x."""
     params = {"epochs": EPOCHS, "batch_size": BATCH, **params}
     clf = KerasClassifier(model, **params).initialize(X, y)
-    return clf._keras_fit_data(X, y, None, {})[0]
+    run = FitRun(clf.random_state, clf.steps_per_execution, clf.reuse_train_trace)
+    setting = functools.partial(clf._fit_setting, kwargs={})
+    return run.keras_data(clf.model_, X, y, None, setting, {})[0]
 
 
 @only_tf_data

@@ -10,7 +10,7 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier, KerasRegressor
-from skkeras_proba._fit_loop import (
+from skkeras_proba._fit._loop import (
     batches_per_epoch,
     steps_per_epoch_for,
     steps_per_execution_for,

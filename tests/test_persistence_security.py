@@ -30,7 +30,7 @@ from skkeras_proba import (
     load,
     save,
 )
-from skkeras_proba._persistence_checks import MAX_MANIFEST_BYTES
+from skkeras_proba._persistence._checks import MAX_MANIFEST_BYTES
 from tests import models
 
 X, Y = load_iris(return_X_y=True)

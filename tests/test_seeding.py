@@ -6,12 +6,13 @@ import threading
 import keras
 import numpy as np
 
+from skkeras_proba._common import seed_from
 from skkeras_proba._compat import (
     keras_global_seed_state,
     tf_global_seed,
     tf_op_determinism_enabled,
 )
-from skkeras_proba._seeding import seed_from, seeded
+from skkeras_proba._fit._seeding import seeded
 from tests.backends import requires_backend
 
 

@@ -15,12 +15,9 @@ import scipy.sparse as sp
 from sklearn.datasets import load_iris
 
 from skkeras_proba import KerasClassifier, KerasRegressor
+from skkeras_proba._fit._sparse_batches import dense_batches_for_fit
 from skkeras_proba._forward import SPARSE_BATCH_VALUES, Forward
-from skkeras_proba._sparse_input import (
-    DenseBatches,
-    dense_batches_for_fit,
-    keras_feeds_sparse_to,
-)
+from skkeras_proba._sparse_input import DenseBatches, keras_feeds_sparse_to
 from tests.backends import requires_backend
 
 X, Y = load_iris(return_X_y=True)

@@ -6,8 +6,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
-from skkeras_proba import KerasClassifier, _trace_reuse
-from skkeras_proba._trace_reuse import architecture_key, reusable_key
+from skkeras_proba import KerasClassifier
+from skkeras_proba._fit import _trace_reuse
+from skkeras_proba._fit._trace_reuse import architecture_key, reusable_key
 from tests.models import fit_recording_logits_head
 
 EPOCHS, BATCH = 3, 64

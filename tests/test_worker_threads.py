@@ -6,7 +6,7 @@ import tensorflow as tf
 from sklearn.datasets import load_iris
 
 from skkeras_proba import KerasClassifier
-from skkeras_proba._worker_threads import worker_thread_share
+from skkeras_proba._fit._worker_threads import worker_thread_share
 from tests.backends import requires_backend
 from tests.models import logits_head
 

@@ -12,8 +12,9 @@ input + output + one batch.
 
 A :class:`Forward` holds the compiled pass. Estimators keep one per fitted
 model, drop it when pickled and rebuild it when unpickled (see ``_base.py``).
-It also runs Monte Carlo dropout passes (:meth:`Forward.passes`) through a
-second compiled pass, of a copy of the model whose dropout is always active.
+It also runs Monte Carlo dropout passes (:meth:`Forward.passes`, averaged by
+:meth:`Forward.averaged`) through a second compiled pass, of a copy of the
+model whose dropout is always active.
 
 The package, one module per job:
 
@@ -39,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skkeras_proba._callbacks import overrides_any_hook
-from skkeras_proba._fit_loop import KERAS_DEFAULT_BATCH_SIZE
+from skkeras_proba._common import KERAS_DEFAULT_BATCH_SIZE
 from skkeras_proba._forward._mc_dropout import dropout_active_copy, reseed
 from skkeras_proba._sparse_input import DenseBatches, keras_feeds_sparse_to
 
@@ -186,6 +187,40 @@ class Forward:
             return _batched(
                 run_passes, X, batch_size or self._rows_for(X), decode or rows_first
             )
+
+    def averaged(
+        self,
+        X: Any,
+        n_passes: int,
+        seed: int,
+        average: Decode,
+        batch_size: int | None = None,
+        decode: Decode | None = None,
+    ) -> list[np.ndarray]:
+        """The mean prediction of ``n_passes`` passes with dropout active.
+
+        Parameters
+        ----------
+        X, n_passes, seed, batch_size
+            As for :meth:`passes`.
+        average : callable
+            Maps one batch's passes (one array of shape (n_passes, batch_rows,
+            ...) per head) to one set of outputs with the batch's rows, e.g.
+            ``_decode.average_passes``.
+        decode : callable, default=None
+            As for :meth:`__call__`, applied to the averaged outputs.
+
+        Returns
+        -------
+        outputs : list of ndarray
+            What ``decode`` returns, for all ``len(X)`` rows.
+        """
+
+        def average_then_decode(passes: list[np.ndarray]) -> list[np.ndarray]:
+            averaged = average(passes)
+            return averaged if decode is None else decode(averaged)
+
+        return self.passes(X, n_passes, seed, batch_size, average_then_decode)
 
     def _rows_for(self, X: Any) -> int:
         """Rows per forward call when a call gives none: fewer for wide sparse X."""

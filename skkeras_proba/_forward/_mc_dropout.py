@@ -24,7 +24,7 @@ import secrets
 import keras
 import numpy as np
 
-from skkeras_proba._seeding import seed_from
+from skkeras_proba._common import seed_from
 
 # Each dropout layer's seed state starts this many draws apart, so that the
 # streams of two layers never meet within one prediction (one draw per pass and

@@ -53,7 +53,6 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
-from sklearn.utils import check_random_state
 
 from skkeras_proba._compat import (
     draw_keras_default_seeds_from,
@@ -67,26 +66,11 @@ from skkeras_proba._compat import (
 if TYPE_CHECKING:
     from types import TracebackType
 
-_MAX_SEED = np.iinfo(np.int32).max
-
 # Held while a fit may draw from Python's, NumPy's or TensorFlow's process-wide
 # random state. Re-entrant so that a build function may itself fit a model.
 _process_random_state_lock = threading.RLock()
 # The fits running in this thread, innermost last, for the training callback.
 _fits_in_thread = threading.local()
-
-
-def seed_from(random_state: int | np.random.RandomState | None) -> int | None:
-    """An integer seed for Keras from a scikit-learn ``random_state``.
-
-    None stays None (unseeded); an int is used as is; a RandomState instance
-    gives one draw, advancing it as scikit-learn estimators do.
-    """
-    if random_state is None:
-        return None
-    if isinstance(random_state, int | np.integer):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(_MAX_SEED))
 
 
 def _keras_default_seed_source() -> Any:
@@ -158,7 +142,7 @@ class FitRandomState:
     Parameters
     ----------
     seed : int or None
-        The fit's seed, from :func:`seed_from`; None leaves everything unseeded.
+        The fit's seed, from ``_common.seed_from``; None leaves everything unseeded.
     """
 
     def __init__(self, seed: int | None) -> None:

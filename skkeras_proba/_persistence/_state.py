@@ -5,7 +5,7 @@ loaded Keras model: classes per head against the head's units, ``heads_``
 against what :func:`~skkeras_proba.inspect_heads` finds on the model, the
 number and names of features against the model's input. The default encoders
 are rebuilt from their fitted data, field by field. Any contradiction is a
-:class:`~skkeras_proba._persistence_checks.Damaged` naming the field.
+:class:`~skkeras_proba._persistence._checks.Damaged` naming the field.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from skkeras_proba._encoders import ClassifierTargetEncoder
 from skkeras_proba._forward import Forward
 from skkeras_proba._forward._mc_dropout import check_has_dropout
 from skkeras_proba._heads import Head, inspect_heads
-from skkeras_proba._persistence_checks import (
+from skkeras_proba._persistence._checks import (
     Damaged,
     Untrusted,
     UserCode,

@@ -16,7 +16,7 @@ tagged objects ``{"type": ..., ...}``; a value of any other kind is refused
 when saving, with a ``TypeError`` naming it.
 
 Loading treats the file as data from someone else (see
-``_persistence_checks`` for what it trusts and ``_persistence_state`` for how
+``_checks`` for what it trusts and ``_state`` for how
 the state is checked): names are looked up, never imported; Keras loads the
 model in its safe mode; the estimator is returned whole, checked against its
 model, or not at all.
@@ -36,14 +36,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._base import BaseWrapper
 from skkeras_proba._classifier import KerasClassifier
-from skkeras_proba._persistence_archive import (
+from skkeras_proba._persistence._archive import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
     Archive,
     library_version,
 )
-from skkeras_proba._persistence_checks import (
+from skkeras_proba._persistence._checks import (
     MAX_DEPTH,
     MAX_MANIFEST_BYTES,
     Damaged,
@@ -55,8 +55,8 @@ from skkeras_proba._persistence_checks import (
     json_nodes,
     unresolved_keras_names,
 )
-from skkeras_proba._persistence_reader import Reader
-from skkeras_proba._persistence_writer import Writer
+from skkeras_proba._persistence._reader import Reader
+from skkeras_proba._persistence._writer import Writer
 from skkeras_proba._regressor import KerasRegressor
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "get_untrusted_types", "load", "save"]

@@ -1,10 +1,10 @@
 """Reads a skkeras_proba manifest back into an estimator, trusting nothing in it.
 
-Names are looked up, never imported (see ``_persistence_checks``); each value
+Names are looked up, never imported (see ``_checks``); each value
 is checked as it is read; Keras models are loaded, in Keras' safe mode, only
 once the manifest has been read whole; and the estimator is built only once
 its parameters and state have been checked against each other and against the
-models (``_persistence_state``).
+models (``_state``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from sklearn.base import BaseEstimator
 from skkeras_proba._base import BaseWrapper
 from skkeras_proba._compat import InvalidParameterError
 from skkeras_proba._heads import Head
-from skkeras_proba._persistence_archive import MODEL_MEMBER, Archive
-from skkeras_proba._persistence_checks import (
+from skkeras_proba._persistence._archive import MODEL_MEMBER, Archive
+from skkeras_proba._persistence._checks import (
     ENCODERS,
     ESTIMATORS,
     MAX_ARRAY_BYTES,
@@ -44,13 +44,13 @@ from skkeras_proba._persistence_checks import (
     shadows_class_attribute,
     shown,
 )
-from skkeras_proba._persistence_state import (
+from skkeras_proba._persistence._state import (
     check_against_model,
     check_parameters,
     check_state,
     rebuild_encoder,
 )
-from skkeras_proba._persistence_writer import KERAS_CONFIG_TYPES, REBUILT
+from skkeras_proba._persistence._writer import KERAS_CONFIG_TYPES, REBUILT
 
 
 class _ModelRef:

@@ -20,16 +20,16 @@ Each converter splices two parts into skl2onnx's graph:
 A model whose operations the exporter cannot convert raises a ValueError that
 names the layer, never a graph that computes something else.
 
+The package: this module registers and writes the converters;
+``_decoding.py`` writes the decoding operators, ``_keras_export.py`` exports
+the Keras model with Keras' own ONNX export and checks what it wrote.
+
 skl2onnx, onnx and the exporter are imported only when a function here runs:
 ``import skkeras_proba`` never needs them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -37,8 +37,9 @@ import numpy as np
 
 from skkeras_proba import _targets
 from skkeras_proba._classifier import KerasClassifier
-from skkeras_proba._heads import Head, reading_model
-from skkeras_proba._proba import SOFTMAX
+from skkeras_proba._heads import reading_model
+from skkeras_proba._onnx._decoding import Graph, onnx_decision, onnx_proba
+from skkeras_proba._onnx._keras_export import keras_onnx_graph
 from skkeras_proba._regressor import KerasRegressor
 
 if TYPE_CHECKING:
@@ -51,13 +52,7 @@ _CLASSIFIER_OPTIONS = {
     "nocl": [True, False],
     "raw_scores": [True, False],
 }
-# tf2onnx 1.17 writes opsets up to 18; a later target is reached with onnx's
-# version converter.
-_MAX_TF2ONNX_OPSET = 18
 _MIN_OPSET = 13  # ReduceSum takes its axes as an input from opset 13
-_EXPORTERS = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "torch.onnx"}
-_TINY = float(np.finfo(np.float64).tiny)
-_ONE_MINUS_EPS = 1.0 - float(np.finfo(np.float64).eps)
 
 
 def to_onnx(model: Any, X: Any, **kwargs: Any) -> onnx.ModelProto:
@@ -245,60 +240,18 @@ def _string_labels(estimator: Any) -> bool:
 # --- converters -----------------------------------------------------------------
 
 
-class _Graph:
-    """Adds nodes and constants to skl2onnx's container under unique names."""
-
-    def __init__(self, scope: Any, container: Any) -> None:
-        self.scope = scope
-        self.container = container
-
-    def node(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
-        output = self.scope.get_unique_variable_name(op_type.lower())
-        self.container.add_node(
-            op_type,
-            inputs,
-            [output],
-            name=self.scope.get_unique_operator_name(op_type),
-            **attrs,
-        )
-        return output
-
-    def const(self, value: Any) -> str:
-        from onnx import TensorProto, numpy_helper
-
-        name = self.scope.get_unique_variable_name("const")
-        if np.asarray(value).dtype == object:  # strings: no raw_data in ONNX
-            content = [str(v).encode("utf-8") for v in value]
-            self.container.add_initializer(
-                name, TensorProto.STRING, [len(content)], content
-            )
-            return name
-        self.container.add_initializer(
-            name, None, None, numpy_helper.from_array(np.asarray(value), name)
-        )
-        return name
-
-    def cast(self, name: str, to: int) -> str:
-        return self.node("Cast", [name], to=to)
-
-    def identity(self, name: str, output: str) -> None:
-        self.container.add_node(
-            "Identity", [name], [output], name=self.scope.get_unique_operator_name("Id")
-        )
-
-
 def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
     from onnx import TensorProto
 
     estimator = operator.raw_operator
     options = container.get_options(estimator, {"nocl": False, "raw_scores": False})
-    graph = _Graph(scope, container)
+    graph = Graph(scope, container)
     (head,) = estimator.heads_
     model = reading_model(estimator.model_, estimator.heads_)
     (raw,) = _splice_keras(graph, operator, model)
     z = graph.node("Flatten", [graph.cast(raw, TensorProto.DOUBLE)], axis=1)
     multilabel = estimator.target_kind_ == _targets.MULTILABEL
-    proba = _proba(graph, z, head, multilabel)
+    proba = onnx_proba(graph, z, head, multilabel)
     if multilabel:
         half = graph.const(np.array(0.5))
         label = graph.cast(graph.node("Greater", [proba, half]), TensorProto.INT64)
@@ -306,7 +259,9 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
         label = graph.node("ArgMax", [proba], axis=1, keepdims=0)
         if not options["nocl"]:
             label = graph.node("Gather", [graph.const(_label_values(estimator)), label])
-    scores = _decision(graph, z, head, multilabel) if options["raw_scores"] else proba
+    scores = proba
+    if options["raw_scores"]:
+        scores = onnx_decision(graph, z, head, multilabel)
     out_type = _proto_type(operator.outputs[1])
     graph.identity(label, operator.outputs[0].full_name)
     graph.identity(graph.cast(scores, out_type), operator.outputs[1].full_name)
@@ -314,7 +269,7 @@ def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
 
 def _convert_regressor(scope: Any, operator: Any, container: Any) -> None:
     estimator = operator.raw_operator
-    graph = _Graph(scope, container)
+    graph = Graph(scope, container)
     (raw,) = _splice_keras(graph, operator, estimator.model_)
     flat = graph.node("Flatten", [raw], axis=1)
     out_type = _proto_type(operator.outputs[0])
@@ -334,76 +289,10 @@ def _label_values(estimator: Any) -> np.ndarray:
     return classes.astype(np.int64)
 
 
-# --- decoding, as _decode and _proba do it, in ONNX operators ---------------------
-
-
-def _proba(graph: _Graph, z: str, head: Head, multilabel: bool) -> str:
-    """``_decode.head_proba`` of the head's values ``z`` (float64, 2-d)."""
-    logits = head.reads_logits
-    if multilabel and head.link != SOFTMAX:
-        return graph.node("Sigmoid", [z]) if logits else z
-    if head.units == 1:
-        if logits:  # sigmoid(-z), not 1 - sigmoid(z), as _proba.predict_proba
-            negative = graph.node("Sigmoid", [graph.node("Neg", [z])])
-            return graph.node("Concat", [negative, graph.node("Sigmoid", [z])], axis=1)
-        one_minus = graph.node("Sub", [graph.const(np.array(1.0)), z])
-        return graph.node("Concat", [one_minus, z], axis=1)
-    if head.link == SOFTMAX and logits:
-        return graph.node("Softmax", [z], axis=1)
-    p = graph.node("Sigmoid", [z]) if logits else z
-    return graph.node("Div", [p, _row_sum(graph, p)])
-
-
-def _row_sum(graph: _Graph, p: str) -> str:
-    return graph.node("ReduceSum", [p, graph.const(np.array([1]))], keepdims=1)
-
-
-def _decision(graph: _Graph, z: str, head: Head, multilabel: bool) -> str:
-    """``_decode.head_decision`` of ``z``, two columns ``[-d, d]`` for binary.
-
-    skl2onnx's parents (``CalibratedClassifierCV``) read decision values from
-    the probability output when they set the ``raw_scores`` option, one
-    column per class, as its linear classifiers write them.
-    """
-    logits = head.reads_logits
-    if multilabel and head.link != SOFTMAX:
-        return z if logits else _logit(graph, z)
-    if head.units == 1:
-        d = z if logits else _logit(graph, z)
-        return graph.node("Concat", [graph.node("Neg", [d]), d], axis=1)
-    if head.link == SOFTMAX and logits:
-        scores = z
-    else:
-        scores = graph.node("Log", [_proba(graph, z, head, multilabel)])
-    if head.units == 2 and not multilabel:
-        zero = graph.const(np.array([0]))
-        one = graph.const(np.array([1]))
-        d = graph.node(
-            "Sub",
-            [
-                graph.node("Gather", [scores, one], axis=1),
-                graph.node("Gather", [scores, zero], axis=1),
-            ],
-        )
-        return graph.node("Concat", [graph.node("Neg", [d]), d], axis=1)
-    return scores
-
-
-def _logit(graph: _Graph, p: str) -> str:
-    """``_proba.logit``: log-odds of probabilities, clipped to stay finite."""
-    clipped = graph.node(
-        "Clip", [p, graph.const(np.array(_TINY)), graph.const(np.array(_ONE_MINUS_EPS))]
-    )
-    one_minus = graph.node("Sub", [graph.const(np.array(1.0)), clipped])
-    return graph.node(
-        "Sub", [graph.node("Log", [clipped]), graph.node("Log", [one_minus])]
-    )
-
-
 # --- the Keras model --------------------------------------------------------------
 
 
-def _splice_keras(graph: _Graph, operator: Any, model: keras.Model) -> list[str]:
+def _splice_keras(graph: Graph, operator: Any, model: keras.Model) -> list[str]:
     """Add ``model``'s ONNX graph on the operator's input; its outputs' names."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -437,7 +326,7 @@ def _splice_keras(graph: _Graph, operator: Any, model: keras.Model) -> list[str]
 
 
 def _target_opset(container: Any) -> int:
-    from skl2onnx.common._topology import get_latest_tested_opset_version
+    from skl2onnx import get_latest_tested_opset_version
 
     opset = container.target_opset or get_latest_tested_opset_version()
     if opset < _MIN_OPSET:
@@ -446,143 +335,3 @@ def _target_opset(container: Any) -> int:
             f"{_MIN_OPSET} or later. Pass target_opset={_MIN_OPSET} or later."
         )
     return opset
-
-
-def keras_onnx_graph(model: keras.Model, n_features: int, opset: int) -> Any:
-    """``model`` exported by Keras' own ONNX export, at ``opset``, checked.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A built model taking a float32 matrix of ``n_features`` columns.
-    n_features : int
-        Columns of its input.
-    opset : int
-        Opset of the default ONNX domain wanted.
-
-    Returns
-    -------
-    graph : onnx.ModelProto
-        Only operators of ONNX's standard domains, no subgraphs.
-
-    Raises
-    ------
-    ValueError
-        Naming the layer whose operations the exporter could not convert.
-    """
-    try:
-        exported = _export(model, (None, n_features), opset)
-        problem = _unconvertible(exported)
-    except Exception as error:  # the exporter's own exception: say which layer
-        exported, problem = None, f"{type(error).__name__}: {error}"
-    if problem is None:
-        return exported
-    layer = _first_unconvertible_layer(model)
-    where = f"layer {layer.name!r} ({type(layer).__name__})" if layer else "model"
-    raise ValueError(
-        f"Cannot export the Keras model to ONNX: Keras' ONNX export "
-        f"({_EXPORTERS.get(keras.backend.backend(), keras.backend.backend())}) "
-        f"cannot convert the {where}: {problem}. Rewrite that layer with "
-        "operations the exporter converts (keras.layers, keras.ops), or serve "
-        "the estimator in Python."
-    )
-
-
-def _export(model: keras.Model, shape: tuple, opset: int) -> Any:
-    import onnx
-    from onnx import version_converter
-
-    backend = keras.backend.backend()
-    export_opset = min(opset, _MAX_TF2ONNX_OPSET) if backend == "tensorflow" else opset
-    spec = keras.InputSpec(shape=shape, dtype="float32")
-    with tempfile.TemporaryDirectory() as folder, _quiet_exporter():
-        path = os.path.join(folder, "model.onnx")
-        model.export(
-            path,
-            format="onnx",
-            verbose=False,
-            input_signature=[spec],
-            opset_version=export_opset,
-        )
-        exported = onnx.load(path)
-    if _default_opset(exported) != opset:
-        exported = version_converter.convert_version(exported, opset)
-    return exported
-
-
-def _default_opset(exported: Any) -> int:
-    return next(o.version for o in exported.opset_import if o.domain in ("", "ai.onnx"))
-
-
-@contextlib.contextmanager
-def _quiet_exporter():
-    """Silence tf2onnx's log: what it could not convert is reported by us."""
-    logger = logging.getLogger("tf2onnx")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def _unconvertible(exported: Any) -> str | None:
-    """What in an exported graph is not standard ONNX, or None."""
-    import onnx
-
-    unknown = sorted(
-        {n.op_type for n in exported.graph.node if not _is_standard(n.domain, n)}
-    )
-    if unknown:
-        return f"it has no ONNX conversion for the operation(s) {unknown}"
-    nested = sorted(
-        {
-            n.op_type
-            for n in exported.graph.node
-            for a in n.attribute
-            if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-        }
-    )
-    if nested:
-        return f"it wrote control flow ({nested}), which this export cannot splice"
-    return None
-
-
-def _is_standard(domain: str, node: Any) -> bool:
-    import onnx
-
-    return domain in ("", "ai.onnx", "ai.onnx.ml") and onnx.defs.has(
-        node.op_type, domain
-    )
-
-
-def _first_unconvertible_layer(model: keras.Model) -> keras.layers.Layer | None:
-    """The first layer whose export on its own fails, or None if none does.
-
-    Only on the error path: each layer is exported on its own, as a model from
-    its input to its output (layers called once in a Functional or Sequential
-    graph).
-    """
-    for layer in _leaf_layers(model):
-        try:
-            alone = keras.Model(layer.input, layer.output)
-            shape = tuple(alone.inputs[0].shape)
-        except (AttributeError, ValueError, TypeError):
-            continue  # not a single-call layer of a graph: cannot be isolated
-        try:
-            problem = _unconvertible(_export(alone, shape, _MAX_TF2ONNX_OPSET))
-        except Exception as error:  # the exporter's own failure: what we look for
-            problem = str(error)
-        if problem is not None:
-            return layer
-    return None
-
-
-def _leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    leaves = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            leaves.extend(_leaf_layers(layer))
-        elif not isinstance(layer, keras.layers.InputLayer):
-            leaves.append(layer)
-    return leaves

@@ -14,10 +14,8 @@ same arguments -- ``fit`` takes an adapter in place of ``x`` -- with
 autotuning switched off in its dataset's options. The pipeline and its
 shuffles are Keras' own, so the trained weights are those of Keras' ``fit``
 on the arrays (tested); only the prefetch buffer is no longer tuned. Part of
-``steps_per_execution="auto"``: an integer setting hands ``fit`` the arrays,
-as do a ``validation_split`` (Keras splits arrays only), a batch size of -1,
-a model whose own ``fit`` may read the arrays, and Keras versions without
-the adapter (see ``_compat.py``).
+``steps_per_execution="auto"``, which decides when (see ``_loop.py``); Keras
+versions without the adapter get the arrays (see ``_compat.py``).
 """
 
 from __future__ import annotations

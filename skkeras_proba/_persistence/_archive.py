@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from skkeras_proba._persistence_checks import (
+from skkeras_proba._persistence._checks import (
     MAX_DEPTH,
     MAX_MANIFEST_BYTES,
     MAX_MODEL_BYTES,

@@ -3,7 +3,7 @@
 Values that are not JSON (arrays, tuples, sets, dicts with non-string keys,
 dtypes, output heads, fitted encoders, Keras objects, functions and classes)
 become small tagged objects ``{"type": ..., ...}``, which
-``_persistence_reader`` reads back; a value of any other kind is refused with a
+``_reader`` reads back; a value of any other kind is refused with a
 ``TypeError`` naming it. A Keras model is written as its own member, and only
 as a parameter's value or ``model_``.
 """
@@ -22,8 +22,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from skkeras_proba._heads import Head
-from skkeras_proba._persistence_archive import model_member
-from skkeras_proba._persistence_checks import (
+from skkeras_proba._persistence._archive import model_member
+from skkeras_proba._persistence._checks import (
     MAX_ARRAY_BYTES,
     MAX_ITEMSIZE,
     MAX_NDIM,

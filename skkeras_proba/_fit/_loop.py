@@ -21,8 +21,15 @@ than one epoch: the batches and the trained weights stay the same (tested).
 Not to ``partial_fit`` (one epoch makes the same two iterators either way)
 nor with ``validation_split`` (which trains on fewer rows).
 
-An estimator's ``steps_per_execution="auto"`` applies this; an integer is used
-as Keras' ``steps_per_execution`` (1 gives Keras' own loop). Keras' PyTorch
+On TensorFlow, "auto" also hands ``fit`` Keras' own input pipeline without
+``tf.data``'s autotuning (see ``_input.py``), except where Keras or scikeras
+needs the arrays: with ``validation_split`` (Keras splits arrays only), a
+batch size of -1 (all rows, which scikeras resolves) and a model whose
+``fit`` is not Keras' own (it may read the arrays).
+
+An estimator's ``steps_per_execution="auto"`` applies all of this, decided
+here and nowhere else; an integer is used as Keras' ``steps_per_execution``
+(1 gives Keras' own loop) with the arrays as input. Keras' PyTorch
 backend runs one batch per call only, so there "auto" leaves Keras' loop as it
 is.
 """
@@ -34,6 +41,8 @@ import math
 import keras
 
 from skkeras_proba._callbacks import overrides_any_hook
+from skkeras_proba._common import ALL_ROWS, KERAS_DEFAULT_BATCH_SIZE, rows_per_batch
+from skkeras_proba._fit._input import keras_fit_is_own
 
 AUTO = "auto"
 _BACKENDS_WITH_MULTI_STEP = ("tensorflow", "jax")
@@ -44,7 +53,6 @@ BATCH_HOOKS = (
     "on_train_batch_begin",
     "on_train_batch_end",
 )
-KERAS_DEFAULT_BATCH_SIZE = 32
 
 
 def batches_per_epoch(n_rows: int, batch_size: int | None) -> int:
@@ -104,7 +112,7 @@ def steps_per_execution_for(
         return None
     if overrides_any_hook(callbacks, BATCH_HOOKS):
         return None
-    batches = batches_per_epoch(n_rows, n_rows if batch_size == -1 else batch_size)
+    batches = batches_per_epoch(n_rows, rows_per_batch(batch_size, n_rows))
     return min(batches, steps_per_epoch) if steps_per_epoch else batches
 
 
@@ -133,3 +141,32 @@ def steps_per_epoch_for(
     if epochs <= 1 or validation_split:
         return None
     return steps_per_execution
+
+
+def untuned_input_allowed(
+    setting: int | str,
+    model: keras.Model,
+    validation_split: float | None,
+    batch_size: int | None,
+    validation_batch_size: int | None,
+) -> bool:
+    """Whether "auto" may hand ``fit`` Keras' untuned input for the arrays.
+
+    Parameters
+    ----------
+    setting : "auto" or int
+        The estimator's ``steps_per_execution``.
+    model : keras.Model
+        The model about to be trained.
+    validation_split : float or None
+        The fit's ``validation_split``.
+    batch_size, validation_batch_size : int or None
+        The fit's batch sizes; -1 for all rows.
+    """
+    return not (
+        setting != AUTO
+        or not keras_fit_is_own(model)
+        or validation_split
+        or batch_size == ALL_ROWS
+        or validation_batch_size == ALL_ROWS
+    )
