@@ -122,6 +122,10 @@ def _history(value: Any) -> bool:
     )
 
 
+def _losses(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, float) for v in value)
+
+
 _KINDS = (
     _targets.BINARY,
     _targets.MULTICLASS,
@@ -150,6 +154,16 @@ _STATE: dict[str, tuple[Callable[[Any], bool], str]] = {
     "feature_names_in_": (_names, "an object array of str"),
     "history_": (_history, "a defaultdict(list) of numbers by str"),
     "model_": (lambda v: isinstance(v, keras.Model), "a Keras model"),
+    "n_iter_": (_count, "an int >= 0"),
+    "loss_curve_": (_losses, "a list of floats"),
+    "validation_loss_curve_": (
+        lambda v: v is None or _losses(v),
+        "None or a list of floats",
+    ),
+    "best_validation_loss_": (
+        lambda v: v is None or isinstance(v, float),
+        "None or a float",
+    ),
     "n_features_in_": (_positive, "a positive int"),
     "n_outputs_": (_positive, "a positive int"),
     "n_outputs_expected_": (_positive, "a positive int"),

@@ -1,0 +1,1 @@
+"""The fit engine: how Keras' ``fit`` is driven and controlled."""
