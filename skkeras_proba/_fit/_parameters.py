@@ -53,6 +53,11 @@ SCIKERAS_CONSTRAINTS: dict[str, list[Any]] = {
 }
 """scikeras' constructor parameters."""
 
+OBJECT_PARAMETERS = frozenset(
+    {"model", "build_fn", "optimizer", "loss", "metrics", "callbacks"}
+)
+"""The parameters above that hold code or Keras objects, not plain data."""
+
 TRAINING_CONTROL_CONSTRAINTS: dict[str, list[Any]] = {
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
