@@ -1,4 +1,4 @@
-"""Training control: early stopping on a stratified hold-out, every parameter checked."""
+"""Training control: early stopping on a stratified hold-out, parameters checked."""
 
 import warnings
 
