@@ -157,14 +157,19 @@ class TestBestEpoch:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             stopper.warn_if_still_improving(2, 5)  # stopped by something else
+            BestEpoch(0.0, 3).warn_if_still_improving(0, 0)  # epochs=0: no epoch
 
 
 # ------------------------------------------------------- fits, end to end
 
 
-@pytest.fixture(scope="module")
-def early_stopped():
-    """An overfitting fit stopped early, with the weights of each epoch."""
+@pytest.fixture(scope="module", params=[False, True], ids=["own", "reused-trace"])
+def early_stopped(request):
+    """An overfitting fit stopped early, with the weights of each epoch.
+
+    Trained by the model itself, or by a copy whose train step is already
+    traced (``reuse_train_trace``): the best weights must reach ``model_``.
+    """
     record = WeightsPerEpoch()
     clf = KerasClassifier(
         overfitting_logits,
@@ -174,7 +179,7 @@ def early_stopped():
         n_iter_no_change=3,
         tol=0.0,
         callbacks=[record],
-        reuse_train_trace=False,  # callbacks then see the estimator's model
+        reuse_train_trace=request.param,
         random_state=0,
     )
     with warnings.catch_warnings():

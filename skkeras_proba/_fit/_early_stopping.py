@@ -175,7 +175,7 @@ class BestEpoch(keras.callbacks.Callback):
 
     def warn_if_still_improving(self, epochs_run: int, epochs: int) -> None:
         """``ConvergenceWarning`` when the epochs ran out before the stop rule hit."""
-        if self.stopped or epochs_run < epochs:
+        if self.stopped or epochs_run < epochs or self.best_loss is None:
             return
         warnings.warn(
             f"Early stopping: the validation loss improved by more than tol="
