@@ -125,12 +125,13 @@ def warn_if_tail_lacks_classes(labels: np.ndarray | None, split: float) -> None:
 class BestEpoch(keras.callbacks.Callback):
     """Stop when the validation loss stops improving; keep the best weights.
 
-    An epoch improves on the best so far when its validation loss is lower by
-    more than ``tol`` (``MLPClassifier``'s rule); training stops after
-    ``n_iter_no_change`` epochs in a row without one. Unlike Keras'
-    ``EarlyStopping(restore_best_weights=True)``, which restores only when it
-    stops training, the weights are kept for :meth:`restore`, which the fit
-    calls after every training run, stopped or not.
+    ``MLPClassifier``'s rule: an epoch improves on the best so far when its
+    validation loss is lower by more than ``tol``, and training stops after
+    ``n_iter_no_change`` epochs in a row without one; the weights kept are
+    those of the epoch of lowest validation loss, lower by any amount. Unlike
+    Keras' ``EarlyStopping(restore_best_weights=True)``, which restores only
+    when it stops training, the weights are kept for :meth:`restore`, which
+    the fit calls after every training run, stopped or not.
 
     Parameters
     ----------
@@ -159,11 +160,12 @@ class BestEpoch(keras.callbacks.Callback):
             )
         loss = float(loss)
         if self.best_loss is None or loss < self.best_loss - self.tol:
+            self._epochs_without_improvement = 0
+        else:
+            self._epochs_without_improvement += 1
+        if self.best_loss is None or loss < self.best_loss:
             self.best_loss = loss
             self._best_weights = self.model.get_weights()
-            self._epochs_without_improvement = 0
-            return
-        self._epochs_without_improvement += 1
         if self._epochs_without_improvement >= self.n_iter_no_change:
             self.stopped = True
             self.model.stop_training = True
