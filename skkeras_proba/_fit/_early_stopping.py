@@ -180,9 +180,10 @@ class BestEpoch(keras.callbacks.Callback):
         if self.stopped or epochs_run < epochs or self.best_loss is None:
             return
         warnings.warn(
-            f"Early stopping: the validation loss improved by more than tol="
-            f"{self.tol!r} within the last {self.n_iter_no_change} of the {epochs} "
-            "epochs, so training may not have converged. Raise epochs.",
+            f"Early stopping: the {epochs} epochs ran out while the validation loss "
+            f"was still improving (by more than tol={self.tol!r} within the last "
+            f"{min(self.n_iter_no_change, epochs)} epochs), so training may not "
+            "have converged. Raise epochs.",
             ConvergenceWarning,
             stacklevel=4,
         )
