@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.validation import (
     check_array,
+    check_consistent_length,
     check_is_fitted,
 )
 
@@ -47,7 +48,16 @@ from skkeras_proba._compat import (
     num_samples,
     safe_indexing,
 )
-from skkeras_proba._fit import FitRun
+from skkeras_proba._fit import (
+    SCIKERAS_CONSTRAINTS,
+    TRAINING_CONTROL_CONSTRAINTS,
+    VALIDATION_LOSS,
+    BestEpoch,
+    FitRun,
+    check_fit_arguments,
+    holdout_indices,
+    warn_if_tail_lacks_classes,
+)
 from skkeras_proba._forward import (
     KERAS_PREDICT_KWARGS,
     Decode,
@@ -55,6 +65,7 @@ from skkeras_proba._forward import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
+from skkeras_proba._sparse_input import keras_feeds_sparse_to
 
 
 class BaseWrapper(ScikerasFixes):
@@ -116,6 +127,25 @@ class BaseWrapper(ScikerasFixes):
         On TensorFlow, train a freshly built model through a private copy of
         the same architecture whose train step is already traced; see
         :class:`KerasClassifier`.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows ``fit`` is given and stop
+        training when the loss on them stops improving, as ``MLPClassifier``
+        does. The hold-out is stratified by class for a single-output
+        classifier and shuffled otherwise, drawn with ``random_state``, never
+        the last rows (as Keras' ``validation_split`` takes them). Training
+        stops after ``n_iter_no_change`` epochs without an improvement of more
+        than ``tol`` in the validation loss (the compiled loss, with the
+        sample and class weights), and ``model_`` gets the weights of the best
+        epoch; ``epochs`` is the most it trains. Not with ``partial_fit``,
+        ``validation_split`` or ``validation_data``. See the training control
+        guide.
+    validation_fraction : float, default=0.1
+        Share of the rows held out with ``early_stopping=True``, rounded up;
+        strictly between 0 and 1.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement after which early stopping stops.
+    tol : float, default=1e-4
+        How much the validation loss must decrease to count as an improvement.
     **kwargs : dict
         Parameters of the build function (``model__<name>`` or ``<name>``) and
         routed parameters: ``fit__*``, ``predict__*``, ``compile__*``,
@@ -138,6 +168,16 @@ class BaseWrapper(ScikerasFixes):
         Shape of the X the model was built for.
     history_ : dict
         Keras training history, one list per metric.
+    n_iter_ : int
+        Epochs trained, ``len(loss_curve_)``: fewer than ``epochs`` when
+        training stopped early.
+    loss_curve_ : list of float
+        Training loss per epoch (``history_["loss"]``).
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch with ``early_stopping=True``, else None.
+    best_validation_loss_ : float or None
+        With ``early_stopping=True``, the lowest validation loss, that of the
+        epoch whose weights ``model_`` holds; else None.
 
     See Also
     --------
@@ -174,6 +214,8 @@ class BaseWrapper(ScikerasFixes):
     """
 
     _parameter_constraints: dict = {
+        **SCIKERAS_CONSTRAINTS,
+        **TRAINING_CONTROL_CONSTRAINTS,
         "steps_per_execution": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
@@ -205,6 +247,10 @@ class BaseWrapper(ScikerasFixes):
         epochs: int = 1,
         steps_per_execution: int | str = "auto",
         reuse_train_trace: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -227,6 +273,10 @@ class BaseWrapper(ScikerasFixes):
         )
         self.steps_per_execution = steps_per_execution
         self.reuse_train_trace = reuse_train_trace
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_") and hasattr(self, "_forward")
@@ -283,6 +333,13 @@ class BaseWrapper(ScikerasFixes):
                     f"Invalid argument `{name}` to `partial_fit`: it always trains "
                     "one epoch, from the current epoch. Call fit for more epochs."
                 )
+        self._validate_params()
+        if self.early_stopping:  # scikit-learn's rule: a hold-out needs a whole fit
+            raise ValueError(
+                "partial_fit trains one epoch on the rows it is given, so there is "
+                "nothing to stop early: early_stopping=True works with fit only. "
+                "Set early_stopping=False, or call fit."
+            )
         self._fit(
             X,
             y,
@@ -363,6 +420,7 @@ class BaseWrapper(ScikerasFixes):
         **kwargs: Any,
     ) -> None:
         self._validate_params()
+        check_fit_arguments(self, {**kwargs, "epochs": epochs})
         run = FitRun(
             self.random_state, self.steps_per_execution, self.reuse_train_trace
         )
@@ -379,11 +437,16 @@ class BaseWrapper(ScikerasFixes):
             self._check_continuation(y)
         if weight is not None:
             X, y, weight = _weighted_rows(X, y, weight)
+        holdout = self._holdout(X, y, kwargs)  # its errors before any change
         self._scikeras_seeding_off()
         with run:
             if reset:
                 X, y = self._initialize(X, y)
             self._ensure_compiled_model()
+            stopper = None
+            if holdout is not None:
+                X, y, weight = self._hold_out(holdout, X, y, weight, kwargs)
+                stopper = BestEpoch(self.tol, self.n_iter_no_change)
             setting = functools.partial(self._fit_setting, kwargs=kwargs)
             run.set_loop(
                 self.model_,
@@ -401,7 +464,10 @@ class BaseWrapper(ScikerasFixes):
                 setting,
                 kwargs,
             )
-            with self._model_to_train(run, fresh=reset and epochs > 0):
+            with (
+                self._model_to_train(run, fresh=reset and epochs > 0),
+                self._fit_callback_added(stopper),
+            ):
                 self._fit_keras_model(
                     x_fit,
                     y_fit,
@@ -411,8 +477,97 @@ class BaseWrapper(ScikerasFixes):
                     initial_epoch=initial_epoch,
                     **kwargs,
                 )
+        self._set_training_attributes(stopper, epochs)
         self._forward = self._new_forward()
         self._after_training(X)
+
+    # ------------------------------------------------------ training control
+
+    def _holdout(
+        self, X: Any, y: Any, kwargs: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows of the early-stopping split, or None without early stopping.
+
+        Without it, warns when Keras' ``validation_split`` tail misrepresents
+        the classes (see ``_fit._early_stopping``).
+        """
+        split = self._fit_setting("validation_split", kwargs)
+        if not self.early_stopping:
+            warn_if_tail_lacks_classes(self._stratify_labels(y), split)
+            return None
+        if y is not None:
+            check_consistent_length(X, y)  # X is not validated yet
+        if split or self._fit_setting("validation_data", kwargs) is not None:
+            raise ValueError(
+                "early_stopping=True validates on a hold-out of "
+                f"validation_fraction={self.validation_fraction!r} of the rows, "
+                "so the fit takes no validation_split or validation_data of its "
+                "own. Drop those, or set early_stopping=False."
+            )
+        return holdout_indices(
+            num_samples(X),
+            self._stratify_labels(y),
+            self.validation_fraction,
+            self.random_state,
+        )
+
+    def _stratify_labels(self, y: Any) -> np.ndarray | None:
+        """Labels a hold-out is stratified by; None: a shuffled split."""
+        return None
+
+    def _hold_out(
+        self,
+        holdout: tuple[np.ndarray, np.ndarray],
+        X: Any,
+        y: Any,
+        weight: np.ndarray | None,
+        kwargs: dict[str, Any],
+    ) -> tuple[Any, Any, np.ndarray | None]:
+        """The training rows; the validation rows go to Keras' ``validation_data``."""
+        train, validation = holdout
+        x_val = self._encode_features(safe_indexing(X, validation))
+        if sp.issparse(x_val) and not keras_feeds_sparse_to(self.model_):
+            x_val = x_val.toarray()
+        kwargs["validation_data"] = (
+            x_val,
+            None if y is None else self._keras_fit_targets(y[validation]),
+            None if weight is None else weight[validation],
+        )
+        y = None if y is None else y[train]
+        return safe_indexing(X, train), y, None if weight is None else weight[train]
+
+    @contextlib.contextmanager
+    def _fit_callback_added(self, callback: BestEpoch | None) -> Iterator[None]:
+        """The user's fit callbacks and ``callback`` (if any) while Keras trains."""
+        if callback is None:
+            yield
+            return
+        callbacks = self._fit_callbacks
+        self._fit_callbacks = [*callbacks, callback]
+        try:
+            yield
+        finally:
+            self._fit_callbacks = callbacks
+
+    def _set_training_attributes(self, stopper: BestEpoch | None, epochs: int) -> None:
+        """``n_iter_``, ``loss_curve_`` and the validation attributes of a fit.
+
+        They describe the epochs in ``history_``: this fit's, and the earlier
+        ones ``partial_fit`` adds to. With early stopping, the best epoch's
+        weights are put back into ``model_`` (Keras' ``EarlyStopping`` does so
+        only when it stops training).
+        """
+        history = getattr(self, "history_", {})
+        self.loss_curve_ = [float(loss) for loss in history.get("loss", [])]
+        self.n_iter_ = len(self.loss_curve_)
+        self.validation_loss_curve_ = None
+        self.best_validation_loss_ = None
+        if stopper is None:
+            return
+        stopper.restore(self.model_)
+        self.validation_loss_curve_ = [float(v) for v in history[VALIDATION_LOSS]]
+        self.best_validation_loss_ = stopper.best_loss
+        stopper.warn_if_still_improving(self.n_iter_, epochs)
 
     # ------------------------------------------- hooks, scikeras' behaviour
 

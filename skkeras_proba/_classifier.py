@@ -130,6 +130,25 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         model training itself.
         Callbacks see that copy as their ``model``. False: every model trains
         itself. See the performance guide.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows ``fit`` is given and stop
+        training when the loss on them stops improving, as ``MLPClassifier``
+        does. The hold-out is stratified by class for a single-output
+        classifier and shuffled otherwise, drawn with ``random_state``, never
+        the last rows (as Keras' ``validation_split`` takes them). Training
+        stops after ``n_iter_no_change`` epochs without an improvement of more
+        than ``tol`` in the validation loss (the compiled loss, with the
+        sample and class weights), and ``model_`` gets the weights of the best
+        epoch; ``epochs`` is the most it trains. Not with ``partial_fit``,
+        ``validation_split`` or ``validation_data``. See the training control
+        guide.
+    validation_fraction : float, default=0.1
+        Share of the rows held out with ``early_stopping=True``, rounded up;
+        strictly between 0 and 1.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement after which early stopping stops.
+    tol : float, default=1e-4
+        How much the validation loss must decrease to count as an improvement.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32``, ``fit__epochs=5``,
         ``predict__batch_size=1024`` or ``optimizer__learning_rate=0.01``.
@@ -154,6 +173,16 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         Column names of X, when X was a DataFrame with string column names.
     history_ : dict
         Keras training history, one list per metric.
+    n_iter_ : int
+        Epochs trained, ``len(loss_curve_)``: fewer than ``epochs`` when
+        training stopped early.
+    loss_curve_ : list of float
+        Training loss per epoch (``history_["loss"]``).
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch with ``early_stopping=True``, else None.
+    best_validation_loss_ : float or None
+        With ``early_stopping=True``, the lowest validation loss, that of the
+        epoch whose weights ``model_`` holds; else None.
     target_kind_ : {"binary", "multiclass", "multilabel", "multioutput"} or None
         How y is encoded for the model: one column of labels (two classes or
         more), a 0/1 indicator matrix, or one column of labels per output
@@ -230,6 +259,10 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         epochs: int = 1,
         steps_per_execution: int | str = "auto",
         reuse_train_trace: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -250,6 +283,10 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             epochs=epochs,
             steps_per_execution=steps_per_execution,
             reuse_train_trace=reuse_train_trace,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
             **kwargs,
         )
         self.logits = logits
@@ -415,6 +452,10 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         else:
             check_classification_targets(y)
         return y
+
+    def _stratify_labels(self, y: np.ndarray) -> np.ndarray | None:
+        """Labels of a single-output y; a multi-output y is split shuffled."""
+        return y if y.ndim == 1 else None
 
     def _check_continuation(self, y: np.ndarray) -> None:
         """Reject a y the fitted model has no output units for."""

@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval as Interval
 from sklearn.utils._param_validation import (
     InvalidParameterError as InvalidParameterError,
 )
+from sklearn.utils._param_validation import Options as Options
 from sklearn.utils._param_validation import StrOptions as StrOptions
 from sklearn.utils._param_validation import (
     validate_parameter_constraints as validate_parameter_constraints,

@@ -80,6 +80,25 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         model training itself.
         Callbacks see that copy as their ``model``. False: every model trains
         itself. See the performance guide.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows ``fit`` is given and stop
+        training when the loss on them stops improving, as ``MLPClassifier``
+        does. The hold-out is stratified by class for a single-output
+        classifier and shuffled otherwise, drawn with ``random_state``, never
+        the last rows (as Keras' ``validation_split`` takes them). Training
+        stops after ``n_iter_no_change`` epochs without an improvement of more
+        than ``tol`` in the validation loss (the compiled loss, with the
+        sample and class weights), and ``model_`` gets the weights of the best
+        epoch; ``epochs`` is the most it trains. Not with ``partial_fit``,
+        ``validation_split`` or ``validation_data``. See the training control
+        guide.
+    validation_fraction : float, default=0.1
+        Share of the rows held out with ``early_stopping=True``, rounded up;
+        strictly between 0 and 1.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement after which early stopping stops.
+    tol : float, default=1e-4
+        How much the validation loss must decrease to count as an improvement.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32`` or ``fit__epochs=5``.
 
@@ -95,6 +114,16 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         Column names of X, when X was a DataFrame with string column names.
     history_ : dict
         Keras training history, one list per metric.
+    n_iter_ : int
+        Epochs trained, ``len(loss_curve_)``: fewer than ``epochs`` when
+        training stopped early.
+    loss_curve_ : list of float
+        Training loss per epoch (``history_["loss"]``).
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch with ``early_stopping=True``, else None.
+    best_validation_loss_ : float or None
+        With ``early_stopping=True``, the lowest validation loss, that of the
+        epoch whose weights ``model_`` holds; else None.
     target_type_ : {"continuous", "continuous-multioutput"}
         ``sklearn.utils.multiclass.type_of_target`` of the training y.
     n_outputs_expected_ : int
@@ -156,6 +185,10 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         epochs: int = 1,
         steps_per_execution: int | str = "auto",
         reuse_train_trace: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -176,6 +209,10 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
             epochs=epochs,
             steps_per_execution=steps_per_execution,
             reuse_train_trace=reuse_train_trace,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
             **kwargs,
         )
 

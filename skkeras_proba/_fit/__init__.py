@@ -21,6 +21,10 @@ engine decides is how Keras is driven, each in one module:
   architecture whose train step is already traced.
 - ``_seeding.py``: ``random_state`` without process-wide side effects.
 - ``_worker_threads.py``: TensorFlow's thread pools in a worker process.
+- ``_early_stopping.py``: the stratified hold-out of ``early_stopping=True``
+  and the callback keeping the best epoch's weights.
+- ``_parameters.py``: the constraints of every training parameter, also
+  routed ``fit__*`` values.
 
 Facts the forward pass shares (Keras' default batch size, ``batch_size=-1``,
 the seed of a ``random_state``) live in ``skkeras_proba._common``, so neither
@@ -37,6 +41,12 @@ import scipy.sparse as sp
 
 from skkeras_proba._common import KERAS_DEFAULT_BATCH_SIZE, seed_from
 from skkeras_proba._compat import custom_gradients_released
+from skkeras_proba._fit._early_stopping import (
+    VALIDATION_LOSS,
+    BestEpoch,
+    holdout_indices,
+    warn_if_tail_lacks_classes,
+)
 from skkeras_proba._fit._input import untuned_input
 from skkeras_proba._fit._loop import (
     AUTO,
@@ -44,6 +54,11 @@ from skkeras_proba._fit._loop import (
     steps_per_epoch_for,
     steps_per_execution_for,
     untuned_input_allowed,
+)
+from skkeras_proba._fit._parameters import (
+    SCIKERAS_CONSTRAINTS,
+    TRAINING_CONTROL_CONSTRAINTS,
+    check_fit_arguments,
 )
 from skkeras_proba._fit._seeding import (
     FitRandomState,
@@ -59,7 +74,16 @@ if TYPE_CHECKING:
     import keras
     import numpy as np
 
-__all__ = ["FitRun"]
+__all__ = [
+    "SCIKERAS_CONSTRAINTS",
+    "TRAINING_CONTROL_CONSTRAINTS",
+    "VALIDATION_LOSS",
+    "BestEpoch",
+    "FitRun",
+    "check_fit_arguments",
+    "holdout_indices",
+    "warn_if_tail_lacks_classes",
+]
 
 
 class FitRun:

@@ -31,6 +31,7 @@ from skkeras_proba._compat import (
     validate_parameter_constraints,
 )
 from skkeras_proba._encoders import ClassifierTargetEncoder
+from skkeras_proba._fit._parameters import OBJECT_PARAMETERS
 from skkeras_proba._forward import Forward
 from skkeras_proba._forward._mc_dropout import check_has_dropout
 from skkeras_proba._heads import Head, inspect_heads
@@ -68,8 +69,17 @@ def check_parameters(cls: type, params: dict[str, Any], user_code: UserCode) -> 
         if name not in named:
             check_extra_parameter(cls, name)
         check_code_parameter(name, value, user_code)
-    # The constraints fit checks (_validate_params), and scikeras' parameters.
-    constraints = {**_SCIKERAS_PARAMETERS, **cls._parameter_constraints}
+    # The constraints fit checks (_validate_params), and scikeras' parameters;
+    # those holding code or Keras objects are checked as code above (a model
+    # is still a reference into the file here).
+    constraints = {
+        name: constraint
+        for name, constraint in {
+            **_SCIKERAS_PARAMETERS,
+            **cls._parameter_constraints,
+        }.items()
+        if name not in OBJECT_PARAMETERS
+    }
     given = {n: params[n] for n in constraints if n in params}
     try:
         validate_parameter_constraints(constraints, given, cls.__name__)
@@ -122,6 +132,10 @@ def _history(value: Any) -> bool:
     )
 
 
+def _losses(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, float) for v in value)
+
+
 _KINDS = (
     _targets.BINARY,
     _targets.MULTICLASS,
@@ -150,6 +164,16 @@ _STATE: dict[str, tuple[Callable[[Any], bool], str]] = {
     "feature_names_in_": (_names, "an object array of str"),
     "history_": (_history, "a defaultdict(list) of numbers by str"),
     "model_": (lambda v: isinstance(v, keras.Model), "a Keras model"),
+    "n_iter_": (_count, "an int >= 0"),
+    "loss_curve_": (_losses, "a list of floats"),
+    "validation_loss_curve_": (
+        lambda v: v is None or _losses(v),
+        "None or a list of floats",
+    ),
+    "best_validation_loss_": (
+        lambda v: v is None or isinstance(v, float),
+        "None or a float",
+    ),
     "n_features_in_": (_positive, "a positive int"),
     "n_outputs_": (_positive, "a positive int"),
     "n_outputs_expected_": (_positive, "a positive int"),
@@ -226,6 +250,32 @@ def check_state(cls: type, state: dict[str, Any]) -> None:
         valid, expected = schema[name]
         if not valid(value):
             raise Damaged(f"attribute {name!r} = {shown(value)} is not {expected}")
+    _check_training_record(state)
+
+
+def _check_training_record(state: dict[str, Any]) -> None:
+    """Raise if the training attributes contradict each other.
+
+    ``n_iter_`` counts ``loss_curve_``; ``best_validation_loss_`` is one of
+    ``validation_loss_curve_`` (both None without early stopping).
+    """
+    curve = state.get("loss_curve_")
+    if "n_iter_" in state and curve is not None and state["n_iter_"] != len(curve):
+        raise Damaged(
+            f"attribute 'n_iter_' = {shown(state['n_iter_'])} is not the length "
+            "of 'loss_curve_'"
+        )
+    if "best_validation_loss_" not in state:
+        return
+    best = state["best_validation_loss_"]
+    validation = state.get("validation_loss_curve_")
+    if (best is None) != (validation is None) or (
+        best is not None and best not in validation
+    ):
+        raise Damaged(
+            f"attribute 'best_validation_loss_' = {shown(best)} is not one of "
+            "'validation_loss_curve_'"
+        )
 
 
 def rebuild_encoder(
