@@ -44,6 +44,10 @@ from skkeras_proba._compat import (
     num_samples,
     safe_indexing,
 )
+from skkeras_proba._fit._compiled import (
+    compiled_fit_unsupported_because,
+    fit_compiled,
+)
 from skkeras_proba._fit_input import keras_fit_is_own, untuned_input
 from skkeras_proba._fit_loop import (
     AUTO,
@@ -59,6 +63,7 @@ from skkeras_proba._forward import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
+from skkeras_proba._seeding import release_random_state_callbacks
 from skkeras_proba._sparse_input import dense_batches_for_fit, keras_feeds_sparse_to
 from skkeras_proba._trace_reuse import reusable_key, trained_by_trainer
 from skkeras_proba._worker_threads import size_framework_threads
@@ -123,6 +128,9 @@ class BaseWrapper(ScikerasFixes):
         On TensorFlow, train a freshly built model through a private copy of
         the same architecture whose train step is already traced; see
         :class:`KerasClassifier`.
+    compile_epochs : bool, default=True
+        Run each training epoch as one compiled call where the fit allows it;
+        False trains with Keras' ``fit``. See :class:`KerasClassifier`.
     **kwargs : dict
         Parameters of the build function (``model__<name>`` or ``<name>``) and
         routed parameters: ``fit__*``, ``predict__*``, ``compile__*``,
@@ -186,6 +194,7 @@ class BaseWrapper(ScikerasFixes):
             Interval(Integral, 1, None, closed="left"),
         ],
         "reuse_train_trace": ["boolean"],
+        "compile_epochs": ["boolean"],
     }
     _DEFAULT_TARGET_ENCODER: type = FunctionTransformer
     """The class ``target_encoder`` returns unless a subclass overrides it."""
@@ -212,6 +221,7 @@ class BaseWrapper(ScikerasFixes):
         epochs: int = 1,
         steps_per_execution: int | str = "auto",
         reuse_train_trace: bool = True,
+        compile_epochs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -234,6 +244,7 @@ class BaseWrapper(ScikerasFixes):
         )
         self.steps_per_execution = steps_per_execution
         self.reuse_train_trace = reuse_train_trace
+        self.compile_epochs = compile_epochs
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_") and hasattr(self, "_forward")
@@ -388,20 +399,24 @@ class BaseWrapper(ScikerasFixes):
             if reset:
                 X, y = self._initialize(X, y)
             self._ensure_compiled_model()
-            self._set_fit_loop(num_samples(X), epochs, kwargs)
-            x_fit, y_fit, weight_fit = self._keras_fit_data(
-                self._encode_features(X), self._keras_fit_targets(y), weight, kwargs
-            )
-            with self._model_to_train(fresh=reset and epochs > 0):
-                self._fit_keras_model(
-                    x_fit,
-                    y_fit,
-                    sample_weight=weight_fit,
-                    warm_start=warm_start,
-                    epochs=epochs,
-                    initial_epoch=initial_epoch,
-                    **kwargs,
+            x_fit, y_fit = self._encode_features(X), self._keras_fit_targets(y)
+            if not self._fit_compiled(
+                (x_fit, y_fit, weight), warm_start, epochs, initial_epoch, kwargs
+            ):
+                self._set_fit_loop(num_samples(X), epochs, kwargs)
+                x_fit, y_fit, weight_fit = self._keras_fit_data(
+                    x_fit, y_fit, weight, kwargs
                 )
+                with self._model_to_train(fresh=reset and epochs > 0):
+                    self._fit_keras_model(
+                        x_fit,
+                        y_fit,
+                        sample_weight=weight_fit,
+                        warm_start=warm_start,
+                        epochs=epochs,
+                        initial_epoch=initial_epoch,
+                        **kwargs,
+                    )
         self._forward = self._new_forward()
         self._after_training(X)
 
@@ -537,6 +552,53 @@ class BaseWrapper(ScikerasFixes):
         }
 
     # ------------------------------------------------------------- fit loop
+
+    def _fit_compiled(
+        self,
+        data: tuple[Any, Any, Any],
+        warm_start: bool,
+        epochs: int,
+        initial_epoch: int,
+        kwargs: dict[str, Any],
+    ) -> bool:
+        """Train with compiled epochs (see ``_fit._compiled``) if they can.
+
+        ``data`` is ``(x, y, sample_weight)`` for Keras' ``fit``, ``kwargs`` the
+        fit's Keras arguments. False, with nothing changed, where this fit
+        needs Keras' ``fit``; it then trains as before.
+        """
+        if not self.compile_epochs or self.steps_per_execution != AUTO:
+            return False
+        settings = {**self._routed_fit_settings(), **kwargs}
+        if settings.get("batch_size") == -1:
+            settings["batch_size"] = num_samples(data[0])
+        callbacks = self._fit_callbacks
+        if compiled_fit_unsupported_because(self.model_, data, settings, callbacks):
+            return False
+        history = fit_compiled(
+            self.model_,
+            data,
+            epochs=initial_epoch + epochs,
+            initial_epoch=initial_epoch,
+            settings=settings,
+            callbacks=[*release_random_state_callbacks(), *callbacks],
+        )
+        self._record_history(history, warm_start, initial_epoch)
+        return True
+
+    def _routed_fit_settings(self) -> dict[str, Any]:
+        """Keras ``fit`` arguments as scikeras routes them, but the data's."""
+        settings = {
+            name: getattr(self, name)
+            for name in self._fit_kwargs - _FIT_CALL_ARGUMENTS
+            if hasattr(self, name)
+        }
+        routed = {
+            name: value
+            for name, value in self._routed_params("fit").items()
+            if not name.startswith("callbacks") and name not in _FIT_CALL_ARGUMENTS
+        }
+        return {**settings, **routed}
 
     def _set_fit_loop(self, n_rows: int, epochs: int, kwargs: dict[str, Any]) -> None:
         """Set this fit's steps per execution and per epoch (see ``_fit_loop``).
@@ -755,6 +817,10 @@ class BaseWrapper(ScikerasFixes):
         super().__setstate__(state)
         if "model_" in state:
             self._forward = self._new_forward()
+
+
+_FIT_CALL_ARGUMENTS = frozenset({"epochs", "initial_epoch", "sample_weight"})
+"""Keras ``fit`` arguments that every fit sets itself."""
 
 
 def _n_rows(features: Any) -> int:

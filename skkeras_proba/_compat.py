@@ -256,3 +256,14 @@ def keras_array_data_adapter() -> type | None:
         return ArrayDataAdapter if get_data_adapter(probe) is probe else None
     except Exception:  # any Keras without this private layout
         return None
+
+
+def symbolic_build(model: Any, data_batch: tuple[Any, Any, Any]) -> None:
+    """Build the model, its compiled loss and metrics and optimizer for a batch.
+
+    What Keras' ``fit`` does before its first step (``Trainer._symbolic_build``,
+    private in Keras 3.9 to 3.15): compiled epochs (``_fit._compiled``), which
+    pass every variable to Keras' stateless train step, need them all built
+    first. Remove when Keras has a public way to build a model for training.
+    """
+    model._symbolic_build(data_batch=data_batch)

@@ -1,0 +1,1 @@
+"""The fit engine: how a compiled Keras model is trained on arrays."""
