@@ -63,7 +63,7 @@ from skkeras_proba._forward import (
     needs_keras_predict_loop,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
-from skkeras_proba._seeding import release_random_state_callbacks
+from skkeras_proba._seeding import ReleaseRandomStateWhileTraining
 from skkeras_proba._sparse_input import dense_batches_for_fit, keras_feeds_sparse_to
 from skkeras_proba._trace_reuse import reusable_key, trained_by_trainer
 from skkeras_proba._worker_threads import size_framework_threads
@@ -581,7 +581,7 @@ class BaseWrapper(ScikerasFixes):
             epochs=initial_epoch + epochs,
             initial_epoch=initial_epoch,
             settings=settings,
-            callbacks=[*release_random_state_callbacks(), *callbacks],
+            callbacks=[ReleaseRandomStateWhileTraining(), *callbacks],
         )
         self._record_history(history, warm_start, initial_epoch)
         return True

@@ -258,12 +258,23 @@ def keras_array_data_adapter() -> type | None:
         return None
 
 
-def symbolic_build(model: Any, data_batch: tuple[Any, Any, Any]) -> None:
+def symbolic_build(
+    model: Any, data_batch: tuple[Any, Any, Any], on_first_batch: Callable[[], Any]
+) -> None:
     """Build the model, its compiled loss and metrics and optimizer for a batch.
 
     What Keras' ``fit`` does before its first step (``Trainer._symbolic_build``,
-    private in Keras 3.9 to 3.15): compiled epochs (``_fit._compiled``), which
-    pass every variable to Keras' stateless train step, need them all built
-    first. Remove when Keras has a public way to build a model for training.
+    private in Keras 3.9 to 3.15, iterating an epoch iterator that yields
+    ``(begin, end, [batch])``): compiled epochs (``_fit._compiled``), which pass
+    every variable to Keras' stateless train step, need them all built first.
+    Keras takes a first batch only if something is unbuilt, and taking it
+    starts an epoch, drawing its shuffle: ``on_first_batch`` is called then,
+    to draw the same. Remove when Keras has a public way to build a model
+    for training.
     """
-    model._symbolic_build(data_batch=data_batch)
+
+    def first_batch() -> Iterator[tuple[int, int, list]]:
+        on_first_batch()
+        yield 0, 0, [data_batch]
+
+    model._symbolic_build(iterator=first_batch())

@@ -29,6 +29,7 @@ from skkeras_proba._callbacks import overrides_any_hook
 from skkeras_proba._compat import symbolic_build
 from skkeras_proba._fit_input import keras_fit_is_own
 from skkeras_proba._fit_loop import BATCH_HOOKS, KERAS_DEFAULT_BATCH_SIZE
+from skkeras_proba._seeding import process_random_state_turn
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -179,9 +180,10 @@ def fit_compiled(
     """Train ``model`` as Keras' ``fit`` would, an epoch per compiled call.
 
     Only for a fit :func:`compiled_fit_unsupported_because` accepts. Each
-    epoch's row order is drawn from a key taken from NumPy's global generator
-    when training starts (as Keras on JAX draws each epoch's shuffle from it):
-    a seeded fit, which holds that generator seeded, is reproducible.
+    epoch's row order is drawn from NumPy's global generator, during the fit's
+    turn at it (``_seeding``), as Keras on JAX draws it: a seeded fit, which
+    has that generator seeded, takes the rows in the order of Keras' own fit,
+    and trains the same weights.
 
     Parameters
     ----------
@@ -207,16 +209,13 @@ def fit_compiled(
     data = _with_weights_per_output(data)
     n_rows = keras.tree.flatten(data[0])[0].shape[0]
     batch_size = settings.get("batch_size") or KERAS_DEFAULT_BATCH_SIZE
-    symbolic_build(model, keras.tree.map_structure(
-        lambda a: None if a is None else a[:batch_size], data
-    ))
-    trainer = _epochs_class()(
+    shuffle = bool(settings.get("shuffle", True))
+    symbolic_build(
         model,
-        data,
-        batch_size,
-        bool(settings.get("shuffle", True)),
-        seed=int(np.random.randint(np.iinfo(np.int32).max)),
+        keras.tree.map_structure(lambda a: None if a is None else a[:batch_size], data),
+        on_first_batch=lambda: _epoch_order(n_rows, shuffle),
     )
+    trainer = _epochs_class()(model, data, batch_size)
     trainer.compile()
     validation = settings.get("validation_data")
     callbacks = keras.callbacks.CallbackList(
@@ -233,7 +232,9 @@ def fit_compiled(
     logs: dict[str, float] = {}
     for epoch in range(getattr(model, "_initial_epoch", None) or initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
-        logs = _floats(trainer.train_epoch(epoch))
+        with process_random_state_turn():
+            order = _epoch_order(n_rows, shuffle)
+        logs = _floats(trainer.train_epoch(order))
         if validation is not None:
             val_logs = trainer.evaluate(
                 _with_weights_per_output(_unpack(validation)),
@@ -247,6 +248,11 @@ def fit_compiled(
         model.optimizer.finalize_variable_values(model.trainable_weights)
     callbacks.on_train_end(logs)
     return model.history
+
+
+def _epoch_order(n_rows: int, shuffle: bool) -> np.ndarray:
+    """An epoch's row order, drawn as Keras on JAX draws it (NumPy's generator)."""
+    return np.random.permutation(n_rows) if shuffle else np.arange(n_rows)
 
 
 def _floats(logs: dict[str, Any]) -> dict[str, float]:

@@ -3,8 +3,8 @@
 Keras' JAX trainer is functional: ``model.train_step(state, batch)`` takes the
 trainable, non-trainable, optimizer and metric variables as arguments and
 returns them updated, with the logs of the compiled metrics. One epoch here
-is one jitted call: the epoch's row order (a permutation drawn from a key, or
-the rows in order), a ``lax.scan`` of the train step over the full batches,
+is one jitted call: the rows taken in the epoch's order (an argument), a
+``lax.scan`` of the train step over the full batches,
 and one more step on the last, partial batch, which Keras keeps as it is
 (padding it with zero weights would change the loss' reduction and the
 statistics of a ``BatchNormalization``). The logs of the epoch's last step
@@ -44,19 +44,13 @@ def _tree_take(tree: Any, rows: Any) -> Any:
     return jax.tree_util.tree_map(lambda a: jnp.take(a, rows, axis=0), tree)
 
 
-def _epoch_function(
-    template: keras.Model, n_rows: int, batch_size: int, shuffle: bool
-):
-    """One epoch of ``template``'s train step over ``n_rows`` rows."""
+def _epoch_function(template: keras.Model, n_rows: int, batch_size: int):
+    """One epoch of ``template``'s train step over ``n_rows`` rows in ``order``."""
     full, rest = divmod(n_rows, batch_size)
 
-    def epoch(state, metrics_reset, data, key, epoch_index):
+    def epoch(state, metrics_reset, data, order):
         trainable, non_trainable, optimizer_vars, _ = state
         state = (trainable, non_trainable, optimizer_vars, metrics_reset)
-        if shuffle:
-            order = jax.random.permutation(jax.random.fold_in(key, epoch_index), n_rows)
-        else:
-            order = jnp.arange(n_rows)
         logs = None
         if full:
             batches = order[: full * batch_size].reshape(full, batch_size)
@@ -146,21 +140,13 @@ class JaxEpochs:
         ``(x, y, sample_weight)`` as Keras takes them, arrays in nests.
     batch_size : int
         Rows per batch; the last batch keeps the remaining rows.
-    shuffle : bool
-        Whether each epoch takes the rows in a fresh random order.
-    seed : int
-        Seeds the order of the rows of every epoch.
     """
 
-    def __init__(
-        self, model: keras.Model, data: tuple, batch_size: int, shuffle: bool, seed: int
-    ) -> None:
+    def __init__(self, model: keras.Model, data: tuple, batch_size: int) -> None:
         self._model = model
         self._data = jax.tree_util.tree_map(jnp.asarray, data)
         self._n_rows = int(jax.tree_util.tree_leaves(self._data[0])[0].shape[0])
         self._batch_size = min(batch_size, self._n_rows)
-        self._shuffle = shuffle
-        self._key = jax.random.key(seed)
         model.reset_metrics()
         self._metrics_reset = _values(model.metrics_variables)
 
@@ -175,18 +161,17 @@ class JaxEpochs:
 
     def compile(self) -> None:
         """Compile the epoch function now (taken from the cache if it is)."""
-        sizes = (self._n_rows, self._batch_size, self._shuffle)
-        self._epoch = _compiled_function(
-            "epoch", self._model, self._epoch_args(0), sizes
-        )
+        sizes = (self._n_rows, self._batch_size)
+        args = self._epoch_args(np.arange(self._n_rows))
+        self._epoch = _compiled_function("epoch", self._model, args, sizes)
 
-    def _epoch_args(self, epoch: int) -> tuple:
-        epoch = np.int32(epoch)
-        return (self._state(), self._metrics_reset, self._data, self._key, epoch)
+    def _epoch_args(self, order: np.ndarray) -> tuple:
+        order = order.astype(np.int32)
+        return (self._state(), self._metrics_reset, self._data, order)
 
-    def train_epoch(self, epoch: int) -> dict[str, Any]:
-        """Train one epoch; the model's variables hold the result."""
-        logs, state = self._epoch(*self._epoch_args(epoch))
+    def train_epoch(self, order: np.ndarray) -> dict[str, Any]:
+        """Train one epoch on the rows in ``order``; the model holds the result."""
+        logs, state = self._epoch(*self._epoch_args(order))
         model = self._model
         _assign(model.trainable_variables, state[0])
         _assign(model.non_trainable_variables, state[1])
