@@ -80,6 +80,19 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         model training itself.
         Callbacks see that copy as their ``model``. False: every model trains
         itself. See the performance guide.
+    compile_epochs : bool, default=True
+        Run each training epoch as one compiled call (on JAX): the data is
+        held on the device, and the epoch's shuffle, batches and Keras' own
+        train step for the model run in one call, with epoch-level callbacks
+        between calls; the rows come in the order of Keras' own ``fit`` with
+        the same seed, so the trained weights and ``history_`` are the same,
+        only faster, and a search compiles once per architecture. Fits this
+        does not cover train with Keras' ``fit``: another backend, a callback
+        with batch-level hooks, a model with its own ``train_step`` or
+        ``fit``, ``run_eagerly``, ``steps_per_execution`` other than
+        ``"auto"``, sparse X, ``validation_split``, ``verbose`` other than 0,
+        ``fit__class_weight``, ``fit__steps_per_epoch``. False: always Keras'
+        ``fit``. See the performance guide.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32`` or ``fit__epochs=5``.
 
@@ -156,6 +169,7 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         epochs: int = 1,
         steps_per_execution: int | str = "auto",
         reuse_train_trace: bool = True,
+        compile_epochs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -176,6 +190,7 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
             epochs=epochs,
             steps_per_execution=steps_per_execution,
             reuse_train_trace=reuse_train_trace,
+            compile_epochs=compile_epochs,
             **kwargs,
         )
 

@@ -45,13 +45,13 @@ MAX_DATA_BYTES = 1 << 30
 # leaves the fit to Keras.
 _SUPPORTED_ARGUMENTS = {
     "batch_size": lambda v: v is None or (isinstance(v, Integral) and v > 0),
-    "validation_batch_size": lambda v: v is None
-    or (isinstance(v, Integral) and v > 0),
+    "validation_batch_size": lambda v: v is None or (isinstance(v, Integral) and v > 0),
     "shuffle": lambda v: isinstance(v, bool | np.bool_),
     "verbose": lambda v: v == 0,
     "validation_split": lambda v: isinstance(v, Real) and v == 0,
-    "validation_data": lambda v: v is None
-    or (isinstance(v, tuple | list) and len(v) in (2, 3)),
+    "validation_data": lambda v: (
+        v is None or (isinstance(v, tuple | list) and len(v) in (2, 3))
+    ),
     "class_weight": lambda v: v is None,
     "steps_per_epoch": lambda v: v is None,
     "validation_steps": lambda v: v is None,
@@ -153,9 +153,12 @@ def _unpack(data: Any) -> tuple[Any, Any, Any]:
 def _with_weights_per_output(data: tuple) -> tuple:
     """One sample weight array per output, as Keras' array adapter makes them."""
     x, y, sample_weight = data
-    if sample_weight is not None and keras.tree.is_nested(y):
-        if not keras.tree.is_nested(sample_weight):
-            sample_weight = keras.tree.map_structure(lambda _: sample_weight, y)
+    if (
+        sample_weight is not None
+        and keras.tree.is_nested(y)
+        and not keras.tree.is_nested(sample_weight)
+    ):
+        sample_weight = keras.tree.map_structure(lambda _: sample_weight, y)
     return x, y, sample_weight
 
 

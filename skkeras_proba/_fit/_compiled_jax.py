@@ -185,10 +185,12 @@ class JaxEpochs:
         data = jax.tree_util.tree_map(jnp.asarray, data)
         n_rows = int(jax.tree_util.tree_leaves(data[0])[0].shape[0])
         args = (
-            (_values(model.trainable_variables), _values(model.non_trainable_variables)),
+            (
+                _values(model.trainable_variables),
+                _values(model.non_trainable_variables),
+            ),
             self._metrics_reset,
             data,
         )
         sizes = (n_rows, min(batch_size, n_rows))
         return _compiled_function("evaluate", model, args, sizes)(*args)
-
