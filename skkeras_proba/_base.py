@@ -400,14 +400,15 @@ class BaseWrapper(ScikerasFixes):
                 X, y = self._initialize(X, y)
             self._ensure_compiled_model()
             x_fit, y_fit = self._encode_features(X), self._keras_fit_targets(y)
+            fresh = reset and epochs > 0
             if not self._fit_compiled(
-                (x_fit, y_fit, weight), warm_start, epochs, initial_epoch, kwargs
+                (x_fit, y_fit, weight), fresh, warm_start, epochs, initial_epoch, kwargs
             ):
                 self._set_fit_loop(num_samples(X), epochs, kwargs)
                 x_fit, y_fit, weight_fit = self._keras_fit_data(
                     x_fit, y_fit, weight, kwargs
                 )
-                with self._model_to_train(fresh=reset and epochs > 0):
+                with self._model_to_train(fresh=fresh):
                     self._fit_keras_model(
                         x_fit,
                         y_fit,
@@ -556,6 +557,7 @@ class BaseWrapper(ScikerasFixes):
     def _fit_compiled(
         self,
         data: tuple[Any, Any, Any],
+        fresh: bool,
         warm_start: bool,
         epochs: int,
         initial_epoch: int,
@@ -564,8 +566,10 @@ class BaseWrapper(ScikerasFixes):
         """Train with compiled epochs (see ``_fit._compiled``) if they can.
 
         ``data`` is ``(x, y, sample_weight)`` for Keras' ``fit``, ``kwargs`` the
-        fit's Keras arguments. False, with nothing changed, where this fit
-        needs Keras' ``fit``; it then trains as before.
+        fit's Keras arguments; a ``fresh`` model trains through an idle trainer
+        on TensorFlow, whose epoch function is traced already (see
+        ``_model_to_train``). False, with nothing changed, where this fit needs
+        Keras' ``fit``; it then trains as before.
         """
         if not self.compile_epochs or self.steps_per_execution != AUTO:
             return False
@@ -575,14 +579,15 @@ class BaseWrapper(ScikerasFixes):
         callbacks = self._fit_callbacks
         if compiled_fit_unsupported_because(self.model_, data, settings, callbacks):
             return False
-        history = fit_compiled(
-            self.model_,
-            data,
-            epochs=initial_epoch + epochs,
-            initial_epoch=initial_epoch,
-            settings=settings,
-            callbacks=[ReleaseRandomStateWhileTraining(), *callbacks],
-        )
+        with self._model_to_train(fresh=fresh):
+            history = fit_compiled(
+                self.model_,
+                data,
+                epochs=initial_epoch + epochs,
+                initial_epoch=initial_epoch,
+                settings=settings,
+                callbacks=[ReleaseRandomStateWhileTraining(), *callbacks],
+            )
         self._record_history(history, warm_start, initial_epoch)
         return True
 

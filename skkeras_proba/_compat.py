@@ -9,6 +9,7 @@ subclass it (``_scikeras_fixes``, ``_base``).
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -134,11 +135,24 @@ def tf_global_seed() -> int | None:
 
 
 def set_tf_global_seed(seed: int | None) -> None:
-    """Set TensorFlow's process-wide global seed, on the TensorFlow backend."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    """Set TensorFlow's process-wide global seed, on the TensorFlow backend.
 
-        tf.random.set_seed(seed)
+    As ``tf.random.set_seed`` does, less its clearing of TensorFlow's kernel
+    caches (``Context._set_global_seed``): a fit sets the seed as it starts and
+    sets it back once training begins, and each clearing makes the next call
+    of every traced function instantiate it again (0.15 s for a small model's
+    compiled epoch, more than the whole fit). The clearing restarts eager
+    stateful random ops of unchanged seeds; a fit runs none (Keras draws with
+    stateless ops, ``tf.data`` seeds its shuffle from the global seed when the
+    pipeline is made). Remove when TensorFlow sets the seed without clearing.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    ctx._seed = seed
+    ctx._rng = random.Random(None if seed is None else int(seed))
 
 
 def tf_op_determinism_enabled() -> bool:

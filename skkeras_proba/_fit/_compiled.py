@@ -34,9 +34,10 @@ from skkeras_proba._seeding import process_random_state_turn
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-BACKENDS = ("jax",)
+BACKENDS = ("jax", "tensorflow")
 """Backends with compiled epochs; the others train with Keras' ``fit``."""
 
+_MAX_SEED = np.iinfo(np.int32).max
 MAX_DATA_BYTES = 1 << 30
 """Training data larger than this stays with Keras' ``fit``, which batches it."""
 
@@ -110,8 +111,10 @@ def _model_unsupported_because(model: keras.Model) -> str | None:
     )
     if not own_steps or not keras_fit_is_own(model):
         return "the model's train_step, test_step or fit is not Keras' own"
-    if model.run_eagerly or not model.jit_compile:
-        return "the model is compiled to run eagerly or without jit_compile"
+    if model.run_eagerly:
+        return "the model is compiled to run eagerly"
+    if keras.backend.backend() == "jax" and not model.jit_compile:
+        return "the model is compiled without jit_compile"
     if model.optimizer is None or model.loss is None:
         return "the model has no optimizer or no loss"
     if not hasattr(model, "_symbolic_build"):
@@ -168,6 +171,10 @@ def _epochs_class() -> type:
         from skkeras_proba._fit._compiled_jax import JaxEpochs
 
         return JaxEpochs
+    if backend == "tensorflow":
+        from skkeras_proba._fit._compiled_tensorflow import TensorflowEpochs
+
+        return TensorflowEpochs
     raise ValueError(f"No compiled epochs on Keras' {backend!r} backend.")
 
 
@@ -182,11 +189,13 @@ def fit_compiled(
 ) -> keras.callbacks.History:
     """Train ``model`` as Keras' ``fit`` would, an epoch per compiled call.
 
-    Only for a fit :func:`compiled_fit_unsupported_because` accepts. Each
-    epoch's row order is drawn from NumPy's global generator, during the fit's
-    turn at it (``_seeding``), as Keras on JAX draws it: a seeded fit, which
-    has that generator seeded, takes the rows in the order of Keras' own fit,
-    and trains the same weights.
+    Only for a fit :func:`compiled_fit_unsupported_because` accepts. On JAX
+    each epoch's row order is drawn from NumPy's global generator, during the
+    fit's turn at it (``_seeding``), as Keras on JAX draws it: a seeded fit,
+    which has that generator seeded, takes the rows in the order of Keras'
+    own fit, and trains the same weights. On TensorFlow, whose Keras shuffles
+    inside ``tf.data``, the orders come from a generator of the fit's own,
+    seeded from NumPy's global one: a seeded fit is reproducible.
 
     Parameters
     ----------
@@ -213,13 +222,19 @@ def fit_compiled(
     n_rows = keras.tree.flatten(data[0])[0].shape[0]
     batch_size = settings.get("batch_size") or KERAS_DEFAULT_BATCH_SIZE
     shuffle = bool(settings.get("shuffle", True))
+    epochs_class = _epochs_class()
+    as_keras = epochs_class.shuffles_as_keras
     symbolic_build(
         model,
         keras.tree.map_structure(lambda a: None if a is None else a[:batch_size], data),
-        on_first_batch=lambda: _epoch_order(n_rows, shuffle),
+        # Keras draws a shuffle here where it shuffles from NumPy (JAX).
+        on_first_batch=lambda: as_keras and _epoch_order(np.random, n_rows, shuffle),
     )
-    trainer = _epochs_class()(model, data, batch_size)
+    trainer = epochs_class(model, data, batch_size)
     trainer.compile()
+    own_generator = None
+    if not as_keras:
+        own_generator = np.random.RandomState(np.random.randint(_MAX_SEED))
     validation = settings.get("validation_data")
     callbacks = keras.callbacks.CallbackList(
         callbacks,
@@ -235,8 +250,11 @@ def fit_compiled(
     logs: dict[str, float] = {}
     for epoch in range(getattr(model, "_initial_epoch", None) or initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
-        with process_random_state_turn():
-            order = _epoch_order(n_rows, shuffle)
+        if own_generator is not None:
+            order = _epoch_order(own_generator, n_rows, shuffle)
+        else:
+            with process_random_state_turn():
+                order = _epoch_order(np.random, n_rows, shuffle)
         logs = _floats(trainer.train_epoch(order))
         if validation is not None:
             val_logs = trainer.evaluate(
@@ -253,9 +271,9 @@ def fit_compiled(
     return model.history
 
 
-def _epoch_order(n_rows: int, shuffle: bool) -> np.ndarray:
-    """An epoch's row order, drawn as Keras on JAX draws it (NumPy's generator)."""
-    return np.random.permutation(n_rows) if shuffle else np.arange(n_rows)
+def _epoch_order(generator: Any, n_rows: int, shuffle: bool) -> np.ndarray:
+    """An epoch's row order; from NumPy's global generator, as Keras on JAX."""
+    return generator.permutation(n_rows) if shuffle else np.arange(n_rows)
 
 
 def _floats(logs: dict[str, Any]) -> dict[str, float]:

@@ -142,6 +142,9 @@ class JaxEpochs:
         Rows per batch; the last batch keeps the remaining rows.
     """
 
+    shuffles_as_keras = True
+    """Each epoch's order is drawn from NumPy's global generator, as Keras'."""
+
     def __init__(self, model: keras.Model, data: tuple, batch_size: int) -> None:
         self._model = model
         self._data = jax.tree_util.tree_map(jnp.asarray, data)
