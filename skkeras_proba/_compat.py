@@ -9,6 +9,8 @@ subclass it (``_scikeras_fixes``, ``_base``).
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import random
 import threading
 from typing import TYPE_CHECKING, Any
@@ -270,6 +272,22 @@ def keras_array_data_adapter() -> type | None:
         return ArrayDataAdapter if get_data_adapter(probe) is probe else None
     except Exception:  # any Keras without this private layout
         return None
+
+
+@functools.cache
+def keras_builds_from_epoch_batches() -> bool:
+    """Whether :func:`symbolic_build` can build models with this Keras.
+
+    It feeds ``Trainer._symbolic_build`` an iterator in the form Keras 3.15
+    iterates, ``(begin, end, [batch])``; older Keras iterated other forms.
+    Read from the method's source once: where it is missing or iterates
+    otherwise, compiled epochs leave fits to Keras.
+    """
+    try:
+        source = inspect.getsource(keras.Model._symbolic_build)
+    except (AttributeError, OSError, TypeError):
+        return False
+    return "for _, _, data_or_iterator in iterator" in source
 
 
 def symbolic_build(

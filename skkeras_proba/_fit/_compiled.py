@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from skkeras_proba._callbacks import overrides_any_hook
-from skkeras_proba._compat import symbolic_build
+from skkeras_proba._compat import keras_builds_from_epoch_batches, symbolic_build
 from skkeras_proba._fit_input import keras_fit_is_own
 from skkeras_proba._fit_loop import BATCH_HOOKS, KERAS_DEFAULT_BATCH_SIZE
 from skkeras_proba._seeding import process_random_state_turn
@@ -117,7 +117,7 @@ def _model_unsupported_because(model: keras.Model) -> str | None:
         return "the model is compiled without jit_compile"
     if model.optimizer is None or model.loss is None:
         return "the model has no optimizer or no loss"
-    if not hasattr(model, "_symbolic_build"):
+    if not keras_builds_from_epoch_batches():
         return "this Keras version builds models differently"
     if keras.config.max_epochs() or keras.distribution.distribution() is not None:
         return "Keras caps epochs or distributes training"
