@@ -310,3 +310,12 @@ def symbolic_build(
         yield 0, 0, [data_batch]
 
     model._symbolic_build(iterator=first_batch())
+
+
+def backup_initial_epoch(model: Any) -> int | None:
+    """The epoch ``BackupAndRestore`` restored training to, if it did.
+
+    Keras' ``fit`` starts from ``model._initial_epoch`` when set (Keras 3.15:
+    the callback sets it in ``on_train_begin``); compiled epochs do the same.
+    """
+    return getattr(model, "_initial_epoch", None)

@@ -26,7 +26,11 @@ import keras
 import numpy as np
 
 from skkeras_proba._callbacks import overrides_any_hook
-from skkeras_proba._compat import keras_builds_from_epoch_batches, symbolic_build
+from skkeras_proba._compat import (
+    backup_initial_epoch,
+    keras_builds_from_epoch_batches,
+    symbolic_build,
+)
 from skkeras_proba._fit_input import keras_fit_is_own
 from skkeras_proba._fit_loop import BATCH_HOOKS, KERAS_DEFAULT_BATCH_SIZE
 from skkeras_proba._seeding import process_random_state_turn
@@ -223,19 +227,19 @@ def fit_compiled(
     batch_size = settings.get("batch_size") or KERAS_DEFAULT_BATCH_SIZE
     shuffle = bool(settings.get("shuffle", True))
     epochs_class = _epochs_class()
-    as_keras = epochs_class.shuffles_as_keras
+    orders = _EpochOrders(epochs_class.shuffles_as_keras, n_rows, shuffle)
     symbolic_build(
         model,
         keras.tree.map_structure(lambda a: None if a is None else a[:batch_size], data),
-        # Keras draws a shuffle here where it shuffles from NumPy (JAX).
-        on_first_batch=lambda: as_keras and _epoch_order(np.random, n_rows, shuffle),
+        on_first_batch=orders.keras_builds,
     )
     trainer = epochs_class(model, data, batch_size)
     trainer.compile()
-    own_generator = None
-    if not as_keras:
-        own_generator = np.random.RandomState(np.random.randint(_MAX_SEED))
+    orders.start()
     validation = settings.get("validation_data")
+    if validation is not None:
+        validation = trainer.hold(_with_weights_per_output(_unpack(validation)))
+    validation_batch_size = settings.get("validation_batch_size") or batch_size
     callbacks = keras.callbacks.CallbackList(
         callbacks,
         add_history=True,
@@ -248,20 +252,12 @@ def fit_compiled(
     model.stop_training = False
     callbacks.on_train_begin()
     logs: dict[str, float] = {}
-    for epoch in range(getattr(model, "_initial_epoch", None) or initial_epoch, epochs):
+    for epoch in range(backup_initial_epoch(model) or initial_epoch, epochs):
         callbacks.on_epoch_begin(epoch)
-        if own_generator is not None:
-            order = _epoch_order(own_generator, n_rows, shuffle)
-        else:
-            with process_random_state_turn():
-                order = _epoch_order(np.random, n_rows, shuffle)
-        logs = _floats(trainer.train_epoch(order))
+        logs = _floats(trainer.train_epoch(orders.next()))
         if validation is not None:
-            val_logs = trainer.evaluate(
-                _with_weights_per_output(_unpack(validation)),
-                settings.get("validation_batch_size") or batch_size,
-            )
-            logs.update({f"val_{k}": v for k, v in _floats(val_logs).items()})
+            val_logs = _floats(trainer.evaluate(validation, validation_batch_size))
+            logs.update({f"val_{name}": value for name, value in val_logs.items()})
         callbacks.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -269,6 +265,36 @@ def fit_compiled(
         model.optimizer.finalize_variable_values(model.trainable_weights)
     callbacks.on_train_end(logs)
     return model.history
+
+
+class _EpochOrders:
+    """Each epoch's row order: Keras' draws on JAX, the fit's own elsewhere.
+
+    Where Keras shuffles from NumPy's global generator (JAX) each order is
+    drawn from it during the fit's turn at it, and so is the shuffle Keras
+    draws when it takes a batch to build the model. Elsewhere (TensorFlow,
+    whose Keras shuffles inside ``tf.data``) the orders come from a generator
+    of the fit's own, seeded from NumPy's global one as training starts.
+    """
+
+    def __init__(self, as_keras: bool, n_rows: int, shuffle: bool) -> None:
+        self._as_keras, self._n_rows, self._shuffle = as_keras, n_rows, shuffle
+        self._generator: Any = np.random
+
+    def keras_builds(self) -> None:
+        if self._as_keras:
+            _epoch_order(np.random, self._n_rows, self._shuffle)
+
+    def start(self) -> None:
+        if not self._as_keras:
+            seed = np.random.randint(_MAX_SEED)
+            self._generator = np.random.RandomState(seed)
+
+    def next(self) -> np.ndarray:
+        if not self._as_keras:
+            return _epoch_order(self._generator, self._n_rows, self._shuffle)
+        with process_random_state_turn():
+            return _epoch_order(np.random, self._n_rows, self._shuffle)
 
 
 def _epoch_order(generator: Any, n_rows: int, shuffle: bool) -> np.ndarray:

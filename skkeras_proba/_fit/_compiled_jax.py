@@ -99,13 +99,18 @@ def _signature(tree: Any) -> tuple:
     return (str(structure), *((a.shape, str(a.dtype)) for a in leaves))
 
 
-def _compiled_function(kind: str, model: keras.Model, args: tuple, sizes: tuple):
-    """The ahead-of-time compiled ``kind`` function for these arguments."""
+def _compiled_function(
+    kind: str, model: keras.Model, key: str | None, args: tuple, sizes: tuple
+):
+    """The ahead-of-time compiled ``kind`` function for these arguments.
+
+    Kept per process under the model's architecture ``key``; a model without
+    one (``architecture_key``) compiles for itself, every time.
+    """
     global compilations
-    key = architecture_key(model) or id(model)
     cache_key = (kind, key, sizes, _signature(args))
     with _compile_lock:
-        if cache_key in _compiled:
+        if key is not None and cache_key in _compiled:
             _compiled.move_to_end(cache_key)
             return _compiled[cache_key]
         make = _epoch_function if kind == "epoch" else _evaluation_function
@@ -113,7 +118,7 @@ def _compiled_function(kind: str, model: keras.Model, args: tuple, sizes: tuple)
         # structure and configuration; every value comes in as an argument.
         compiled = jax.jit(make(model, *sizes)).lower(*args).compile()
         compilations += 1
-        if key != id(model):  # a model without a key compiles for itself
+        if key is not None:
             _compiled[cache_key] = compiled
             while len(_compiled) > COMPILED_KEPT:
                 _compiled.popitem(last=False)
@@ -150,6 +155,8 @@ class JaxEpochs:
         self._data = jax.tree_util.tree_map(jnp.asarray, data)
         self._n_rows = int(jax.tree_util.tree_leaves(self._data[0])[0].shape[0])
         self._batch_size = min(batch_size, self._n_rows)
+        self._key = architecture_key(model)
+        self._evaluations: dict[tuple, Any] = {}
         model.reset_metrics()
         self._metrics_reset = _values(model.metrics_variables)
 
@@ -166,7 +173,7 @@ class JaxEpochs:
         """Compile the epoch function now (taken from the cache if it is)."""
         sizes = (self._n_rows, self._batch_size)
         args = self._epoch_args(np.arange(self._n_rows))
-        self._epoch = _compiled_function("epoch", self._model, args, sizes)
+        self._epoch = _compiled_function("epoch", self._model, self._key, args, sizes)
 
     def _epoch_args(self, order: np.ndarray) -> tuple:
         order = order.astype(np.int32)
@@ -182,10 +189,13 @@ class JaxEpochs:
         _assign(model.metrics_variables, state[3])
         return logs
 
-    def evaluate(self, data: tuple, batch_size: int) -> dict[str, Any]:
-        """Keras' ``evaluate`` of the model on ``data``, compiled: its logs."""
+    def hold(self, data: tuple) -> Any:
+        """``data`` as device arrays, for :meth:`evaluate` every epoch."""
+        return jax.tree_util.tree_map(jnp.asarray, data)
+
+    def evaluate(self, data: Any, batch_size: int) -> dict[str, Any]:
+        """Keras' ``evaluate`` of the model on held ``data``, compiled: its logs."""
         model = self._model
-        data = jax.tree_util.tree_map(jnp.asarray, data)
         n_rows = int(jax.tree_util.tree_leaves(data[0])[0].shape[0])
         args = (
             (
@@ -196,4 +206,8 @@ class JaxEpochs:
             data,
         )
         sizes = (n_rows, min(batch_size, n_rows))
-        return _compiled_function("evaluate", model, args, sizes)(*args)
+        if sizes not in self._evaluations:
+            self._evaluations[sizes] = _compiled_function(
+                "evaluate", model, self._key, args, sizes
+            )
+        return self._evaluations[sizes](*args)

@@ -116,9 +116,12 @@ class TensorflowEpochs:
         epoch = _function("epoch", self._model, self._batch_size)
         return epoch(self._data, order)
 
-    def evaluate(self, data: tuple, batch_size: int) -> dict[str, Any]:
-        """Keras' ``evaluate`` of the model on ``data``, compiled: its logs."""
-        data = _tensors(_without_none(data))
+    def hold(self, data: tuple) -> Any:
+        """``data`` as tensors, for :meth:`evaluate` every epoch."""
+        return _tensors(_without_none(data))
+
+    def evaluate(self, data: Any, batch_size: int) -> dict[str, Any]:
+        """Keras' ``evaluate`` of the model on held ``data``, compiled: its logs."""
         return _function("evaluate", self._model, batch_size)(data)
 
 
