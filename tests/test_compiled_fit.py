@@ -412,3 +412,19 @@ def test_fresh_fits_train_through_a_traced_trainer_with_keras_weights(data):
     assert max_difference(first.model_, by_keras.model_) <= 2e-6
     assert max_difference(second.model_, by_keras.model_) <= 2e-6
     assert first.model_.optimizer.iterations.numpy() == EPOCHS * 5
+
+
+@requires_backend(
+    "tensorflow",
+    reason="on JAX the shuffles are Keras' own, and the weights equal (above)",
+)
+def test_shuffled_compiled_fits_score_as_keras_fits_over_seeds(data):
+    # On TensorFlow the shuffles differ from Keras' own; the training must not.
+    X, y = data
+    scores = {True: [], False: []}
+    for seed in range(5):
+        for compiled in scores:
+            clf = classifier(random_state=seed, epochs=5, compile_epochs=compiled)
+            scores[compiled].append(clf.fit(X, y).score(X, y))
+    spread = max(np.ptp(scores[False]), 0.02)
+    assert abs(np.mean(scores[True]) - np.mean(scores[False])) <= spread
