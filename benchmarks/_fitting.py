@@ -18,12 +18,22 @@ Inputs are standardised and float32.
    the same folds (build, compile, fit, ``model.predict``, accuracy); ours runs
    with ``n_jobs=1`` and ``n_jobs=2`` (joblib's process workers, started by an
    untimed search first); scikeras and ``MLPClassifier`` with ``n_jobs=1``.
+3. JAX and first fits: ``python benchmarks/_fitting.py worker`` in a fresh
+   interpreter per backend (``KERAS_BACKEND``): the first fit of each case in
+   that process (compilation included), then the median of later fits of ours
+   (an architecture already compiled, as every fold after a search's first),
+   and the search with ``n_jobs=1``. The fit and search tables gain a JAX
+   column from it, and a line with each backend's first fit.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -193,11 +203,60 @@ def time_searches(repeats: int) -> dict[str, float]:
     return median_seconds(searches, repeats, warm_up=False)
 
 
+# ------------------------------------------------- other backends, first fits
+
+
+def worker(repeats: int, search_repeats: int) -> dict:
+    """This process's backend: first and later fits of ours, and the search."""
+    first, later = {}, {}
+    for case in fit_cases():
+        model = estimators(case.epochs)["ours"]
+        start = time.perf_counter()
+        keras_fit(model, case)
+        first[case.name] = time.perf_counter() - start
+        later[case.name] = median_seconds(
+            {"ours": lambda m=model, c=case: keras_fit(m, c)}, repeats, warm_up=False
+        )["ours"]
+    X, y = _scaled(*load_digits(return_X_y=True))
+    ours = estimators(SEARCH_EPOCHS)["ours"]
+    grid = {"model__hidden": list(SEARCH_HIDDEN)}
+    searched = median_seconds(
+        {"ours": lambda: search(ours, grid, X, y)}, search_repeats, warm_up=False
+    )
+    return {"first": first, "later": later, "search": searched["ours"]}
+
+
+def on_backend(backend: str, repeats: int, search_repeats: int) -> dict:
+    """:func:`worker` in a fresh interpreter on ``backend``."""
+    done = subprocess.run(
+        [sys.executable, __file__, "worker", str(repeats), str(search_repeats)],
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise RuntimeError(f"fit worker on {backend} failed ({done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_first_fits(workers: dict[str, dict]) -> None:
+    """Each backend's first fit in a fresh process, and its later fits."""
+    print("  first fit in a fresh process (compilation included) / later fits:")
+    for backend, result in workers.items():
+        cells = ", ".join(
+            f"{case} {result['first'][case]:.2f} s / {result['later'][case]:.3f} s"
+            for case in result["first"]
+        )
+        print(f"  {backend:<11}{cells}")
+
+
 # -------------------------------------------------------------------- printing
 
-FIT_COLUMNS = ("ours", "raw keras", "scikeras", "MLPClassifier")
+FIT_COLUMNS = ("ours", "ours (JAX)", "raw keras", "scikeras", "MLPClassifier")
 SEARCH_COLUMNS = (
     "ours",
+    "ours (JAX)",
     "ours, n_jobs=2",
     "raw keras loop",
     "scikeras",
@@ -208,13 +267,17 @@ SEARCH_COLUMNS = (
 def print_fit_table(results: dict[str, dict[str, float]], repeats: int) -> None:
     print(f"  medians of {repeats} fit(s) each, after one untimed fit")
     header = "".join(f"{name:>15}" for name in FIT_COLUMNS)
-    print(f"  {'data':<36}{header}{'ours/raw':>10}{'ours/MLP':>10}{'sk/ours':>9}")
+    print(
+        f"  {'data':<36}{header}{'ours/raw':>10}{'ours/MLP':>10}{'jax/MLP':>9}"
+        f"{'sk/ours':>9}"
+    )
     for case, seconds in results.items():
-        cells = "".join(f"{seconds[name]:>13.2f} s" for name in FIT_COLUMNS)
+        cells = "".join(f"{seconds[name]:>13.3f} s" for name in FIT_COLUMNS)
         print(
             f"  {case:<36}{cells}"
             f"{seconds['ours'] / seconds['raw keras']:>9.2f}x"
-            f"{seconds['ours'] / seconds['MLPClassifier']:>9.1f}x"
+            f"{seconds['ours'] / seconds['MLPClassifier']:>9.2f}x"
+            f"{seconds['ours (JAX)'] / seconds['MLPClassifier']:>8.2f}x"
             f"{seconds['scikeras'] / seconds['ours']:>8.2f}x"
         )
 
@@ -238,7 +301,7 @@ def print_search_table(seconds: dict[str, float], repeats: int) -> None:
 def fit_targets(
     fits: dict[str, dict[str, float]], searches: dict[str, float]
 ) -> list[tuple[str, float, str, float]]:
-    """Issue 9's targets as (label, value, operator, bound)."""
+    """Issue 9's and issue 23's targets as (label, value, operator, bound)."""
     breast_cancer, digits = list(fits.values())[:2]
     return [
         ("fit breast cancer: ours/raw keras", _ratio(breast_cancer), "<=", 0.6),
@@ -255,8 +318,27 @@ def fit_targets(
             "<=",
             0.65,
         ),
+        *(
+            (f"fit {case}: ours ({backend})/MLPClassifier", ratio, "<=", 0.5)
+            for case, seconds in fits.items()
+            for backend, ratio in (
+                ("TF", seconds["ours"] / seconds["MLPClassifier"]),
+                ("JAX", seconds["ours (JAX)"] / seconds["MLPClassifier"]),
+            )
+        ),
+        *(
+            (f"search: ours ({backend})/MLPClassifier", ratio, "<=", 1.0)
+            for backend, ratio in (
+                ("TF", searches["ours"] / searches["MLPClassifier"]),
+                ("JAX", searches["ours (JAX)"] / searches["MLPClassifier"]),
+            )
+        ),
     ]
 
 
 def _ratio(seconds: dict[str, float]) -> float:
     return seconds["ours"] / seconds["raw keras"]
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
+    print(json.dumps(worker(int(sys.argv[2]), int(sys.argv[3]))))

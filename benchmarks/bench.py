@@ -106,6 +106,8 @@ from _backends import backend_section
 from _fitting import (
     fit_cases,
     fit_targets,
+    on_backend,
+    print_first_fits,
     print_fit_table,
     print_search_table,
     time_fit_case,
@@ -728,10 +730,19 @@ def fit_table_section(config: Config) -> list[tuple[str, float, str, float]]:
     for case in fit_cases():
         _progress(f"fits: {case.name}")
         fits[case.name] = time_fit_case(case, config.fit_table_repeats)
+    _progress("fits and search on each backend, in fresh processes")
+    workers = {
+        backend: on_backend(backend, config.fit_table_repeats, config.search_repeats)
+        for backend in ("tensorflow", "jax")
+    }
+    for case, seconds in fits.items():
+        seconds["ours (JAX)"] = workers["jax"]["later"][case]
     print_fit_table(fits, config.fit_table_repeats)
+    print_first_fits(workers)
     _heading("search")
     _progress("searches")
     searches = time_searches(config.search_repeats)
+    searches["ours (JAX)"] = workers["jax"]["search"]
     print_search_table(searches, config.search_repeats)
     return fit_targets(fits, searches)
 

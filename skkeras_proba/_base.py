@@ -146,6 +146,9 @@ class BaseWrapper(ScikerasFixes):
         Epochs without an improvement after which early stopping stops.
     tol : float, default=1e-4
         How much the validation loss must decrease to count as an improvement.
+    compile_epochs : bool, default=True
+        Run each training epoch as one compiled call where the fit allows it;
+        False trains with Keras' ``fit``. See :class:`KerasClassifier`.
     **kwargs : dict
         Parameters of the build function (``model__<name>`` or ``<name>``) and
         routed parameters: ``fit__*``, ``predict__*``, ``compile__*``,
@@ -221,6 +224,7 @@ class BaseWrapper(ScikerasFixes):
             Interval(Integral, 1, None, closed="left"),
         ],
         "reuse_train_trace": ["boolean"],
+        "compile_epochs": ["boolean"],
     }
     _DEFAULT_TARGET_ENCODER: type = FunctionTransformer
     """The class ``target_encoder`` returns unless a subclass overrides it."""
@@ -251,6 +255,7 @@ class BaseWrapper(ScikerasFixes):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
+        compile_epochs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -277,6 +282,7 @@ class BaseWrapper(ScikerasFixes):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.compile_epochs = compile_epochs
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_") and hasattr(self, "_forward")
@@ -422,7 +428,10 @@ class BaseWrapper(ScikerasFixes):
         self._validate_params()
         check_fit_arguments(self, {**kwargs, "epochs": epochs})
         run = FitRun(
-            self.random_state, self.steps_per_execution, self.reuse_train_trace
+            self.random_state,
+            self.steps_per_execution,
+            self.reuse_train_trace,
+            self.compile_epochs,
         )
         if y is None and self.__sklearn_tags__().target_tags.required:
             raise ValueError(  # scikit-learn's wording, which its checks expect
@@ -447,35 +456,22 @@ class BaseWrapper(ScikerasFixes):
             if holdout is not None:
                 X, y, weight = self._hold_out(holdout, X, y, weight, kwargs)
                 stopper = BestEpoch(self.tol, self.n_iter_no_change)
-            setting = functools.partial(self._fit_setting, kwargs=kwargs)
-            run.set_loop(
+            data = (self._encode_features(X), self._keras_fit_targets(y), weight)
+            fresh = reset and epochs > 0
+            history = run.compiled_fit(
                 self.model_,
-                self._fit_callbacks,
-                num_samples(X),
-                epochs,
-                setting,
-                kwargs,
+                [*self._fit_callbacks, *([stopper] if stopper else [])],
+                data,
+                self._compiled_fit_settings(data[0], kwargs),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                fresh=fresh,
             )
-            x_fit, y_fit, weight_fit = run.keras_data(
-                self.model_,
-                self._encode_features(X),
-                self._keras_fit_targets(y),
-                weight,
-                setting,
-                kwargs,
-            )
-            with (
-                self._model_to_train(run, fresh=reset and epochs > 0),
-                self._fit_callback_added(stopper),
-            ):
-                self._fit_keras_model(
-                    x_fit,
-                    y_fit,
-                    sample_weight=weight_fit,
-                    warm_start=warm_start,
-                    epochs=epochs,
-                    initial_epoch=initial_epoch,
-                    **kwargs,
+            if history is not None:
+                self._record_history(history, warm_start, initial_epoch)
+            else:
+                self._fit_keras(
+                    run, data, fresh, stopper, warm_start, epochs, initial_epoch, kwargs
                 )
         self._set_training_attributes(stopper, epochs)
         self._forward = self._new_forward()
@@ -702,6 +698,66 @@ class BaseWrapper(ScikerasFixes):
 
     # ------------------------------------------------------------- fit loop
 
+    def _fit_keras(
+        self,
+        run: FitRun,
+        data: tuple[Any, Any, Any],
+        fresh: bool,
+        stopper: BestEpoch | None,
+        warm_start: bool,
+        epochs: int,
+        initial_epoch: int,
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Train with Keras' ``fit``, driven as the fit engine decides.
+
+        ``data`` is ``(x, y, sample_weight)`` as the model takes them;
+        ``kwargs`` the fit's other Keras arguments.
+        """
+        setting = functools.partial(self._fit_setting, kwargs=kwargs)
+        run.set_loop(
+            self.model_,
+            self._fit_callbacks,
+            num_samples(data[0]),
+            epochs,
+            setting,
+            kwargs,
+        )
+        x_fit, y_fit, weight_fit = run.keras_data(self.model_, *data, setting, kwargs)
+        with (
+            self._model_to_train(run, fresh=fresh),
+            self._fit_callback_added(stopper),
+        ):
+            self._fit_keras_model(
+                x_fit,
+                y_fit,
+                sample_weight=weight_fit,
+                warm_start=warm_start,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                **kwargs,
+            )
+
+    def _compiled_fit_settings(self, x: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Keras ``fit`` arguments of this fit as scikeras routes them, but the data's.
+
+        ``batch_size=-1`` (all rows) resolved against ``x``, the model's input.
+        """
+        settings = {
+            name: getattr(self, name)
+            for name in self._fit_kwargs - _FIT_CALL_ARGUMENTS
+            if hasattr(self, name)
+        }
+        routed = {
+            name: value
+            for name, value in self._routed_params("fit").items()
+            if not name.startswith("callbacks") and name not in _FIT_CALL_ARGUMENTS
+        }
+        settings = {**settings, **routed, **kwargs}
+        if settings.get("batch_size") == ALL_ROWS:
+            settings["batch_size"] = num_samples(x)
+        return settings
+
     def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
         """A ``keras.Model.fit`` argument as scikeras will pass it, or None.
 
@@ -839,6 +895,10 @@ class BaseWrapper(ScikerasFixes):
         super().__setstate__(state)
         if "model_" in state:
             self._forward = self._new_forward()
+
+
+_FIT_CALL_ARGUMENTS = frozenset({"epochs", "initial_epoch", "sample_weight"})
+"""Keras ``fit`` arguments that every fit sets itself."""
 
 
 def _resolved_batch_size(batch_size: int | None, features: Any) -> int | None:

@@ -9,6 +9,9 @@ subclass it (``_scikeras_fixes``, ``_base``).
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import random
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -135,11 +138,24 @@ def tf_global_seed() -> int | None:
 
 
 def set_tf_global_seed(seed: int | None) -> None:
-    """Set TensorFlow's process-wide global seed, on the TensorFlow backend."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    """Set TensorFlow's process-wide global seed, on the TensorFlow backend.
 
-        tf.random.set_seed(seed)
+    As ``tf.random.set_seed`` does, less its clearing of TensorFlow's kernel
+    caches (``Context._set_global_seed``): a fit sets the seed as it starts and
+    sets it back once training begins, and each clearing makes the next call
+    of every traced function instantiate it again (0.15 s for a small model's
+    compiled epoch, more than the whole fit). The clearing restarts eager
+    stateful random ops of unchanged seeds; a fit runs none (Keras draws with
+    stateless ops, ``tf.data`` seeds its shuffle from the global seed when the
+    pipeline is made). Remove when TensorFlow sets the seed without clearing.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    ctx._seed = seed
+    ctx._rng = random.Random(None if seed is None else int(seed))
 
 
 def tf_op_determinism_enabled() -> bool:
@@ -257,3 +273,50 @@ def keras_array_data_adapter() -> type | None:
         return ArrayDataAdapter if get_data_adapter(probe) is probe else None
     except Exception:  # any Keras without this private layout
         return None
+
+
+@functools.cache
+def keras_builds_from_epoch_batches() -> bool:
+    """Whether :func:`symbolic_build` can build models with this Keras.
+
+    It feeds ``Trainer._symbolic_build`` an iterator in the form Keras 3.15
+    iterates, ``(begin, end, [batch])``; older Keras iterated other forms.
+    Read from the method's source once: where it is missing or iterates
+    otherwise, compiled epochs leave fits to Keras.
+    """
+    try:
+        source = inspect.getsource(keras.Model._symbolic_build)
+    except (AttributeError, OSError, TypeError):
+        return False
+    return "for _, _, data_or_iterator in iterator" in source
+
+
+def symbolic_build(
+    model: Any, data_batch: tuple[Any, Any, Any], on_first_batch: Callable[[], Any]
+) -> None:
+    """Build the model, its compiled loss and metrics and optimizer for a batch.
+
+    What Keras' ``fit`` does before its first step (``Trainer._symbolic_build``,
+    private in Keras 3.9 to 3.15, iterating an epoch iterator that yields
+    ``(begin, end, [batch])``): compiled epochs (``_fit._compiled``), which pass
+    every variable to Keras' stateless train step, need them all built first.
+    Keras takes a first batch only if something is unbuilt, and taking it
+    starts an epoch, drawing its shuffle: ``on_first_batch`` is called then,
+    to draw the same. Remove when Keras has a public way to build a model
+    for training.
+    """
+
+    def first_batch() -> Iterator[tuple[int, int, list]]:
+        on_first_batch()
+        yield 0, 0, [data_batch]
+
+    model._symbolic_build(iterator=first_batch())
+
+
+def backup_initial_epoch(model: Any) -> int | None:
+    """The epoch ``BackupAndRestore`` restored training to, if it did.
+
+    Keras' ``fit`` starts from ``model._initial_epoch`` when set (Keras 3.15:
+    the callback sets it in ``on_train_begin``); compiled epochs do the same.
+    """
+    return getattr(model, "_initial_epoch", None)

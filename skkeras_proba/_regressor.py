@@ -99,6 +99,19 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         Epochs without an improvement after which early stopping stops.
     tol : float, default=1e-4
         How much the validation loss must decrease to count as an improvement.
+    compile_epochs : bool, default=True
+        Run each training epoch as one compiled call (on JAX): the data is
+        held on the device, and the epoch's shuffle, batches and Keras' own
+        train step for the model run in one call, with epoch-level callbacks
+        between calls; the rows come in the order of Keras' own ``fit`` with
+        the same seed, so the trained weights and ``history_`` are the same,
+        only faster, and a search compiles once per architecture. Fits this
+        does not cover train with Keras' ``fit``: another backend, a callback
+        with batch-level hooks, a model with its own ``train_step`` or
+        ``fit``, ``run_eagerly``, ``steps_per_execution`` other than
+        ``"auto"``, sparse X, ``validation_split``, ``verbose`` other than 0,
+        ``fit__class_weight``, ``fit__steps_per_epoch``. False: always Keras'
+        ``fit``. See the performance guide.
     **kwargs : dict
         Routed parameters such as ``model__hidden=32`` or ``fit__epochs=5``.
 
@@ -189,6 +202,7 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
+        compile_epochs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -213,6 +227,7 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            compile_epochs=compile_epochs,
             **kwargs,
         )
 

@@ -8,12 +8,14 @@ compiling, callbacks, ``history_``) is inherited unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from collections import defaultdict
 from typing import Any
 
 import keras
 import numpy as np
-from scikeras.utils import loss_name
+from scikeras.utils import loss_name, metric_name
 from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import (
@@ -171,6 +173,24 @@ class ScikerasFixes(BaseWrapper):
         ``test_concurrency.py::test_seeded_fits_in_threads_equal_serial_fits``.
         """
         self._random_state = None
+
+    def _record_history(
+        self, history: keras.callbacks.History, warm_start: bool, initial_epoch: int
+    ) -> None:
+        """``history_`` from a fit's Keras ``History``, as scikeras records it.
+
+        For fits that do not go through scikeras' ``_fit_keras_model`` (compiled
+        epochs): a new ``history_`` unless the fit continues one, metric names
+        as scikeras writes them. Pinned by
+        ``test_compiled_fit.py::test_history_matches_keras_fit_per_epoch``.
+        """
+        if not warm_start or not hasattr(self, "history_") or initial_epoch == 0:
+            self.history_ = defaultdict(list)
+        for key, values in history.history.items():
+            if not (key == "loss" or key.startswith("val_")):
+                with contextlib.suppress(ValueError):  # a custom metric
+                    key = metric_name(key)
+            self.history_[key] += values
 
 
 _LEGACY_TAG_FIELDS = {

@@ -189,6 +189,6 @@ def test_parameters_both_estimators_share_are_documented_alike():
         parameter_docs(KerasRegressor),
     )
     shared = set(classifier) & set(regressor)
-    assert {"steps_per_execution", "reuse_train_trace"} <= shared
+    assert {"steps_per_execution", "reuse_train_trace", "compile_epochs"} <= shared
     differing = {name for name in shared if classifier[name] != regressor[name]}
     assert differing == set(DIFFERING_PARAMETERS)

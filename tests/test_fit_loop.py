@@ -75,7 +75,13 @@ class BatchCountingCallback(CountingCallback):
 
 
 def fit_classifier(X, y, **params):
-    params = {"epochs": EPOCHS, "batch_size": BATCH, "random_state": 0, **params}
+    params = {
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "random_state": 0,
+        "compile_epochs": False,  # this file tests Keras' loop
+        **params,
+    }
     return KerasClassifier(dropout_logits_model, **params).fit(X, y)
 
 
@@ -152,7 +158,9 @@ class TestStepsPerEpochFor:
 @multi_step_only
 def test_auto_lets_keras_keep_its_input_iterator_across_epochs(data):
     X, y = data
-    clf = KerasClassifier(fit_recording_logits_head, epochs=EPOCHS, batch_size=BATCH)
+    clf = KerasClassifier(
+        fit_recording_logits_head, epochs=EPOCHS, batch_size=BATCH, compile_epochs=False
+    )
     clf.fit(X, y)
     assert clf.model_.fit_kwargs["steps_per_epoch"] == batches_per_epoch(ROWS, BATCH)
     clf.partial_fit(X, y)
@@ -189,7 +197,11 @@ def test_sample_weights_train_the_same_weights_in_either_loop(data):
     X, y = data
     weight = np.linspace(0.5, 2.0, len(y))
     auto = KerasClassifier(
-        dropout_logits_model, epochs=EPOCHS, batch_size=BATCH, random_state=0
+        dropout_logits_model,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        random_state=0,
+        compile_epochs=False,
     ).fit(X, y, sample_weight=weight)
     per_batch = KerasClassifier(
         dropout_logits_model,
@@ -230,7 +242,9 @@ def test_validation_split_still_validates_every_epoch(data):
 @multi_step_only
 def test_partial_fit_keeps_the_traced_steps_per_execution(data):
     X, y = data
-    clf = KerasClassifier(dropout_logits_model, batch_size=BATCH, random_state=0)
+    clf = KerasClassifier(
+        dropout_logits_model, batch_size=BATCH, random_state=0, compile_epochs=False
+    )
     clf.partial_fit(X[:64], y[:64])
     assert clf.model_.steps_per_execution == 2
     clf.partial_fit(X, y)  # more rows: the train function traced for 2 is kept
@@ -247,7 +261,9 @@ def test_partial_fit_keeps_the_traced_steps_per_execution(data):
 def test_partial_fit_after_a_pickle_round_trip_trains_the_same_weights(data):
     # scikeras' test_partial_fit_pickle, which passing steps_per_epoch broke.
     X, y = data
-    straight = KerasClassifier(linear_logits_model, batch_size=BATCH, random_state=0)
+    straight = KerasClassifier(
+        linear_logits_model, batch_size=BATCH, random_state=0, compile_epochs=False
+    )
     reloaded = clone(straight)
     for _ in range(3):
         straight.partial_fit(X, y)
@@ -264,7 +280,8 @@ def test_regressor_runs_an_epoch_per_call(data):
         model.compile("adam", "mse")
         return model
 
-    reg = KerasRegressor(build, epochs=2, batch_size=BATCH).fit(X, y.astype(float))
+    reg = KerasRegressor(build, epochs=2, batch_size=BATCH, compile_epochs=False)
+    reg.fit(X, y.astype(float))
     assert reg.model_.steps_per_execution == batches_per_epoch(ROWS, BATCH)
 
 

@@ -114,6 +114,9 @@ class TestArchitectureKey:
 
 
 def fit(X, y, **params):
+    # Trainers of Keras' own fit; compiled epochs use them too, and draw
+    # another shuffle on TensorFlow (tests/test_compiled_fit.py).
+    params = {"compile_epochs": False, **params}
     return KerasClassifier(
         mlp, epochs=EPOCHS, batch_size=BATCH, random_state=0, **params
     ).fit(X, y)

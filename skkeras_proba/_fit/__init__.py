@@ -9,6 +9,9 @@ One entry point, :class:`FitRun`, which ``BaseWrapper._fit`` uses as::
         with run.training(model, callbacks, fresh) as (trainer, callbacks):
             ...  # keras.Model.fit on the trainer, with these callbacks
 
+preceded by ``run.compiled_fit(...)``, which trains with compiled epochs
+where the fit allows them and returns None where Keras' ``fit`` must run.
+
 and ``FitRun.seeding(random_state)`` alone where a model is built but not
 trained (``initialize``). The arithmetic of training is Keras' own; what the
 engine decides is how Keras is driven, each in one module:
@@ -21,6 +24,9 @@ engine decides is how Keras is driven, each in one module:
   architecture whose train step is already traced.
 - ``_seeding.py``: ``random_state`` without process-wide side effects.
 - ``_worker_threads.py``: TensorFlow's thread pools in a worker process.
+- ``_compiled.py``: compiled epochs, each epoch one compiled call of Keras'
+  train step with callbacks between calls, and what they do not cover;
+  ``_compiled_jax.py`` and ``_compiled_tensorflow.py`` run the epochs.
 - ``_early_stopping.py``: the stratified hold-out of ``early_stopping=True``
   and the callback keeping the best epoch's weights.
 - ``_parameters.py``: the constraints of every training parameter, also
@@ -41,6 +47,10 @@ import scipy.sparse as sp
 
 from skkeras_proba._common import KERAS_DEFAULT_BATCH_SIZE, seed_from
 from skkeras_proba._compat import custom_gradients_released
+from skkeras_proba._fit._compiled import (
+    compiled_fit_unsupported_because,
+    fit_compiled,
+)
 from skkeras_proba._fit._early_stopping import (
     VALIDATION_LOSS,
     BestEpoch,
@@ -98,6 +108,9 @@ class FitRun:
     reuse_train_trace : bool, default=True
         Whether a freshly built model may train through a trainer whose train
         step is already traced.
+    compile_epochs : bool, default=True
+        Whether a fit may run each epoch as one compiled call (see
+        ``_compiled.py``).
 
     Raises
     ------
@@ -111,11 +124,13 @@ class FitRun:
         random_state: int | np.random.RandomState | None,
         steps_per_execution: int | str = AUTO,
         reuse_train_trace: bool = True,
+        compile_epochs: bool = True,
     ) -> None:
         check_steps_per_execution(steps_per_execution)
         self._random_state = random_state
         self._setting = steps_per_execution
         self._reuse_train_trace = reuse_train_trace
+        self._compile_epochs = compile_epochs
         self._contexts = contextlib.ExitStack()
 
     @staticmethod
@@ -131,6 +146,39 @@ class FitRun:
 
     def __exit__(self, *exc_info: Any) -> None:
         self._contexts.__exit__(*exc_info)
+
+    def compiled_fit(
+        self,
+        model: keras.Model,
+        callbacks: list[keras.callbacks.Callback],
+        data: tuple[Any, Any, Any],
+        settings: dict[str, Any],
+        *,
+        epochs: int,
+        initial_epoch: int,
+        fresh: bool,
+    ) -> keras.callbacks.History | None:
+        """Train ``model`` with compiled epochs, or None where they cannot run.
+
+        ``data`` is ``(x, y, sample_weight)`` as the model takes them,
+        ``settings`` the fit's other Keras ``fit`` arguments; ``epochs`` more
+        epochs from ``initial_epoch``. None leaves everything unchanged: the
+        fit then goes through Keras' ``fit`` (:meth:`set_loop`,
+        :meth:`keras_data`, :meth:`training`).
+        """
+        if not self._compile_epochs or self._setting != AUTO:
+            return None
+        if compiled_fit_unsupported_because(model, data, settings, callbacks):
+            return None
+        with self.training(model, callbacks, fresh) as (trainer, fit_callbacks):
+            return fit_compiled(
+                trainer,
+                data,
+                epochs=initial_epoch + epochs,
+                initial_epoch=initial_epoch,
+                settings=settings,
+                callbacks=fit_callbacks,
+            )
 
     def set_loop(
         self,

@@ -47,6 +47,7 @@ later unseeded fit fail with "Random ops require a seed" (scikeras 0.13).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ from skkeras_proba._compat import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import TracebackType
 
 # Held while a fit may draw from Python's, NumPy's or TensorFlow's process-wide
@@ -192,6 +194,29 @@ class FitRandomState:
         finally:
             self._holds_lock = False
             _process_random_state_lock.release()
+
+
+@contextlib.contextmanager
+def process_random_state_turn() -> Iterator[None]:
+    """Hold the turn of the fit running in this thread at the process's generators.
+
+    For a draw from NumPy's global generator while training (the compiled
+    epochs draw each epoch's row order from it, as Keras on JAX does); the turn
+    is given back afterwards if it was not held before. Outside a fit nothing
+    is held.
+    """
+    fits = getattr(_fits_in_thread, "stack", None)
+    if not fits:
+        yield
+        return
+    fit = fits[-1]
+    held = fit._holds_lock
+    fit.take_process_random_state()
+    try:
+        yield
+    finally:
+        if not held:
+            fit.release_process_random_state()
 
 
 def release_random_state_callbacks() -> list[keras.callbacks.Callback]:

@@ -1,0 +1,130 @@
+"""Compiled epochs on Keras' TensorFlow backend: a graph loop of Keras' train step.
+
+One epoch is one call of a ``tf.function``: the metrics reset, a
+``tf.while_loop`` calling the model's own ``train_step`` on each full batch
+gathered from the data (held as tensors for the whole fit) in the epoch's row
+order, one more step on the last, partial batch, and the metrics' results.
+Keras' TensorFlow train step updates the model's variables in place, so the
+function belongs to its model: it is kept per model (a ``partial_fit`` or a
+warm start reuses it; a fresh model trains through an idle trainer of
+``_trace_reuse`` whose function is traced already) and traced with the batch
+dimension left open, so that the same model on another number of rows does
+not trace again. It is not compiled with XLA, as Keras' own TensorFlow fit
+on CPU is not: XLA draws other dropout masks from the same seeds.
+
+Each epoch's row order comes from a generator of the fit's own, seeded from
+NumPy's global generator as training starts: taking the fit's turn at the
+process's generators each epoch would set TensorFlow's global seed each time,
+which clears TensorFlow's caches of instantiated functions (an epoch then
+takes many times as long).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+_epochs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+compilations = 0
+"""How many epoch functions this process traced (for tests)."""
+
+
+def _take(data: Any, rows: tf.Tensor) -> Any:
+    return tf.nest.map_structure(lambda a: tf.gather(a, rows), data)
+
+
+def _epoch_function(model: keras.Model, batch_size: int):
+    """One epoch of ``model``'s train step over the rows in ``order``."""
+
+    def epoch(data, order):
+        global compilations
+        compilations += 1  # runs while tracing only
+        model.reset_metrics()
+        n_rows = tf.shape(order)[0]
+        full = n_rows // batch_size
+        for i in tf.range(full):
+            model.train_step(_take(data, order[i * batch_size : (i + 1) * batch_size]))
+        if full * batch_size < n_rows:
+            model.train_step(_take(data, order[full * batch_size :]))
+        return model.get_metrics_result()
+
+    return tf.function(epoch, reduce_retracing=True)
+
+
+def _evaluation_function(model: keras.Model, batch_size: int):
+    """``model``'s test step over all rows in order: Keras' ``evaluate``."""
+
+    def evaluate(data):
+        model.reset_metrics()
+        n_rows = tf.shape(tf.nest.flatten(data)[0])[0]
+        full = n_rows // batch_size
+        for i in tf.range(full):
+            model.test_step(_take(data, tf.range(i * batch_size, (i + 1) * batch_size)))
+        if full * batch_size < n_rows:
+            model.test_step(_take(data, tf.range(full * batch_size, n_rows)))
+        return model.get_metrics_result()
+
+    return tf.function(evaluate, reduce_retracing=True)
+
+
+def _function(kind: str, model: keras.Model, batch_size: int):
+    functions = _epochs.setdefault(model, {})
+    key = (kind, batch_size)
+    if key not in functions:
+        make = _epoch_function if kind == "epoch" else _evaluation_function
+        functions[key] = make(model, batch_size)
+    return functions[key]
+
+
+def _tensors(data: Any) -> Any:
+    return tf.nest.map_structure(tf.convert_to_tensor, data)
+
+
+class TensorflowEpochs:
+    """Train ``model`` an epoch per call of a ``tf.function``.
+
+    ``shuffles_as_keras`` is False: the rows of each epoch come in an order of
+    the fit's own (see the module's docstring).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled, built model (its optimizer and metrics built).
+    data : tuple
+        ``(x, y, sample_weight)`` as Keras takes them, arrays in nests.
+    batch_size : int
+        Rows per batch; the last batch keeps the remaining rows.
+    """
+
+    shuffles_as_keras = False
+
+    def __init__(self, model: keras.Model, data: tuple, batch_size: int) -> None:
+        self._model = model
+        self._data = _tensors(_without_none(data))
+        self._batch_size = batch_size
+
+    def compile(self) -> None:
+        """Nothing to do ahead: the function is traced at its first call."""
+
+    def train_epoch(self, order: np.ndarray) -> dict[str, Any]:
+        """Train one epoch on the rows in ``order``; the model holds the result."""
+        order = tf.constant(order, tf.int32)
+        epoch = _function("epoch", self._model, self._batch_size)
+        return epoch(self._data, order)
+
+    def hold(self, data: tuple) -> Any:
+        """``data`` as tensors, for :meth:`evaluate` every epoch."""
+        return _tensors(_without_none(data))
+
+    def evaluate(self, data: Any, batch_size: int) -> dict[str, Any]:
+        """Keras' ``evaluate`` of the model on held ``data``, compiled: its logs."""
+        return _function("evaluate", self._model, batch_size)(data)
+
+
+def _without_none(data: tuple) -> tuple:
+    """``(x, y)`` without weights, else ``(x, y, sample_weight)``: Keras' packing."""
+    return data[:2] if data[2] is None else data
