@@ -522,11 +522,11 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         if classes is None and given is not None and y.ndim == 1:
             classes = [np.unique(np.asarray(given))]
         encoder = self.target_encoder
-        if classes is None or type(encoder) is not ClassifierTargetEncoder:
-            self._fit_target_encoder(y)
-            return
-        self.target_encoder_ = encoder.fit(y, classes=classes)
-        vars(self).update(self.target_encoder_.get_metadata())
+        if classes is not None and type(encoder) is ClassifierTargetEncoder:
+            self.target_encoder_ = encoder.fit(y, classes=classes)
+        else:
+            self.target_encoder_ = encoder.fit(y)
+        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Inspect the built model's heads and check them against y."""
