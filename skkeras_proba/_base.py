@@ -401,8 +401,7 @@ class BaseWrapper(ScikerasFixes):
         """
         X, y = self._validate_data(X, self._check_y(y), reset=True)
         self._set_target_metadata(y)
-        self.feature_encoder_ = self.feature_encoder.fit(X)
-        vars(self).update(getattr(self.feature_encoder_, "get_metadata", dict)())
+        self._set_feature_metadata(X)
         if self._wraps_given_model and isinstance(self.model, keras.Model):
             self.model_ = self.model
         else:
@@ -575,6 +574,11 @@ class BaseWrapper(ScikerasFixes):
         """Fit ``target_encoder_`` on y and merge its metadata, as scikeras."""
         self._fit_target_encoder(y)
         self._fitted_y_shape = None if y is None else np.shape(y)[1:]
+
+    def _set_feature_metadata(self, X: Any) -> None:
+        """Fit ``feature_encoder_`` on X and merge its metadata, as scikeras."""
+        self.feature_encoder_ = self.feature_encoder.fit(X)
+        vars(self).update(getattr(self.feature_encoder_, "get_metadata", dict)())
 
     def _bind_model(self, X: Any, y: Any) -> None:
         """Check the built model against the encoders' ``n_outputs_expected_``."""

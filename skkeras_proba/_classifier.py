@@ -1,4 +1,19 @@
-"""KerasClassifier: a Keras model as a scikit-learn classifier."""
+"""KerasClassifier: a Keras model as a scikit-learn classifier.
+
+``fit`` and ``from_trained`` bind the same way: ``_validate_data`` and
+``_set_feature_metadata`` set the feature side, ``_set_target_metadata`` fits
+``target_encoder_`` and merges its metadata, ``_bind_heads`` binds the
+model's heads to its classes; ``from_trained`` runs them on an X and y of one
+row per class, its classes in unit order.
+
+``partial_fit(classes=...)`` gives the classes to the encoder's ``fit`` as an
+argument, from ``_set_target_metadata``. Between the two stands scikeras'
+``_initialize(X, y)`` hook, which subclasses override calling
+``super()._initialize(X, y)``: an argument added to it would be dropped by
+those overrides, so the classes cross it as ``_partial_fit_classes``, set for
+the duration of that ``partial_fit`` call only (saved files of earlier
+versions hold it as None, which loads and is ignored).
+"""
 
 from __future__ import annotations
 
@@ -39,6 +54,19 @@ from skkeras_proba._incremental import (
 
 _ROWS_TO_DECIDE_HEADS = 1000
 _ONE_COLUMN_KINDS = (_targets.BINARY, _targets.MULTICLASS)
+
+
+def _labels_of(classes: list[np.ndarray], multilabel: bool) -> np.ndarray:
+    """A y holding every class, shaped as ``fit``'s y for these heads."""
+    if multilabel and len(classes) == 1:
+        return np.eye(len(classes[0]), dtype=int)  # one row per label
+    if len(classes) == 1:
+        return classes[0]
+    rows = max(len(column) for column in classes)
+    kinds = {column.dtype.kind for column in classes}
+    # column_stack would turn mixed labels (e.g. str and int) into strings.
+    dtype = np.result_type(*classes) if len(kinds) == 1 else object
+    return np.column_stack([np.resize(c, rows).astype(dtype) for c in classes])
 
 
 def _uses_own_target_encoding(clf: KerasClassifier) -> bool:
@@ -358,22 +386,19 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
                 "look at. Pass logits=True or logits=False."
             )
         per_head = [classes] if len(heads) == 1 else list(classes)
-        classes_ = [np.asarray(c) for c in per_head]
-        kind = _targets.MULTILABEL if multilabel else None
-        if len(heads) > 1:
-            kind = _targets.MULTIOUTPUT
-        elif kind is None:
-            kind = _targets.BINARY if len(classes_[0]) == 2 else _targets.MULTICLASS
-        clf._bind(heads, classes_, kind)
-        clf.y_ndim_ = 1 if kind in _ONE_COLUMN_KINDS else 2
-        clf.n_outputs_ = len(classes_) if kind == _targets.MULTIOUTPUT else 1
-        if kind == _targets.MULTILABEL:
-            clf.n_outputs_ = len(classes_[0])
+        given = [np.asarray(c) for c in per_head]
+        # fit's binding path, on an X and y of one row per class: the model is
+        # used as it is (neither built nor compiled) and never trained.
         input_shape = tuple(model.inputs[0].shape)
-        clf.n_features_in_ = input_shape[1]
-        clf.X_shape_ = input_shape
-        clf.feature_encoder_ = clf.feature_encoder
+        y = _labels_of(given, multilabel)
+        shape = (len(y), *(d or 1 for d in input_shape[1:]))
+        X = np.zeros(shape, model.inputs[0].dtype)
+        X, y = clf._validate_data(X, clf._check_y(y), reset=True)
+        clf.X_shape_ = input_shape  # no samples were seen: (None, ...)
+        clf._set_target_metadata(y, classes=given)
+        clf._set_feature_metadata(X)
         clf.model_ = model
+        clf._bind_heads(heads, y)
         clf._forward = clf._new_forward()
         return clf
 
@@ -435,11 +460,13 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             if classes is not None and self.target_kind_ in _ONE_COLUMN_KINDS:
                 check_same_classes(classes, self._head_classes[0])  # before training
             return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
+        # Carried across scikeras' _initialize(X, y) hook to _set_target_metadata
+        # (see the module docstring), and never left behind.
         self._partial_fit_classes = classes
         try:
             return super().partial_fit(X, y, sample_weight=sample_weight, **kwargs)
         finally:
-            self._partial_fit_classes = None
+            del self._partial_fit_classes
 
     @property
     def target_encoder(self) -> ClassifierTargetEncoder:
@@ -451,9 +478,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         return_proba=...)`` turns the model's outputs (probabilities, also for
         logits heads) into labels or probabilities.
         """
-        return ClassifierTargetEncoder(
-            classes=getattr(self, "_partial_fit_classes", None)
-        )
+        return ClassifierTargetEncoder()
 
     def _check_y(self, y: Any) -> np.ndarray:
         y = np.asarray(y) if not hasattr(y, "iloc") else y.to_numpy()
@@ -482,10 +507,26 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         else:
             check_known_labels(y, self._head_classes)
 
-    def _set_target_metadata(self, y: np.ndarray) -> None:
-        """Attributes a build function may read from ``meta`` (as scikeras)."""
+    def _set_target_metadata(
+        self, y: np.ndarray, classes: list[np.ndarray] | None = None
+    ) -> None:
+        """Attributes a build function may read from ``meta`` (as scikeras).
+
+        ``classes``, one array per column of y in the order of the model's
+        units, are given to our encoder's ``fit`` (``from_trained``'s, or
+        ``partial_fit``'s sorted); a subclass's encoder learns from y alone,
+        as in scikeras.
+        """
         self.target_type_ = label_type(y)
-        self._fit_target_encoder(y)
+        given = getattr(self, "_partial_fit_classes", None)
+        if classes is None and given is not None and y.ndim == 1:
+            classes = [np.unique(np.asarray(given))]
+        encoder = self.target_encoder
+        if classes is not None and type(encoder) is ClassifierTargetEncoder:
+            self.target_encoder_ = encoder.fit(y, classes=classes)
+        else:
+            self.target_encoder_ = encoder.fit(y)
+        vars(self).update(getattr(self.target_encoder_, "get_metadata", dict)())
 
     def _bind_model(self, X: Any, y: np.ndarray) -> None:
         """Inspect the built model's heads and check them against y."""
@@ -498,16 +539,21 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
             self.target_kind_ = None  # the encoder decodes predictions
             self._check_expected_outputs()
             return
+        self._bind_heads(heads, y)
+        warn_on_loss_mismatch(self.heads_)
+        if self.mc_dropout:  # before training, not at the first prediction
+            check_has_dropout(self.model_, self.mc_dropout)
+
+    def _bind_heads(self, heads: Sequence[Head], y: np.ndarray) -> None:
+        """Bind the heads to the classes ``target_encoder_`` learnt from y."""
         kind = _targets.target_kind(y, self.target_type_, len(heads))
         classes = self.target_encoder_.column_classes_
         if kind == _targets.MULTIOUTPUT and self.target_encoder_.multilabel_:
             # A 0/1 y looks multi-label until the model shows one head per column.
             self.target_type_ = "multiclass-multioutput"
-            classes = _targets.column_classes(y, kind)
+            if len(classes) != len(heads):  # not given per head: learnt from y
+                classes = _targets.column_classes(y, kind)
         self._bind(heads, classes, kind)
-        warn_on_loss_mismatch(self.heads_)
-        if self.mc_dropout:  # before training, not at the first prediction
-            check_has_dropout(self.model_, self.mc_dropout)
 
     def _bind(self, heads: Sequence[Head], classes: list[np.ndarray], kind: str):
         if len(classes) != len(heads):

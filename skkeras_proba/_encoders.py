@@ -13,6 +13,7 @@ estimator knows (see ``_targets.encode``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,16 +30,17 @@ class ClassifierTargetEncoder(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     classes : array-like of shape (n_classes,), default=None
-        Every class a 1-d y will ever hold (``partial_fit(classes=...)``);
-        None learns them from y.
+        Every class a 1-d y will ever hold, sorted when fitted; None learns
+        them from y. ``KerasClassifier`` passes classes to :meth:`fit`
+        instead; the parameter stays for encoders saved with it.
 
     Attributes
     ----------
     target_type_ : str
         ``type_of_target`` of y (of ``classes`` when given).
     column_classes_ : list of ndarray
-        Sorted classes of each column of y; for a multi-label y, the label
-        indices.
+        Classes of each column of y, sorted unless given to :meth:`fit`; for
+        a multi-label y, the label indices unless given.
     multilabel_ : bool
         Whether y is a 0/1 indicator matrix.
     classes_ : ndarray or list of ndarray
@@ -54,13 +56,20 @@ class ClassifierTargetEncoder(TransformerMixin, BaseEstimator):
     def __init__(self, classes: Any = None) -> None:
         self.classes = classes
 
-    def fit(self, y: np.ndarray) -> ClassifierTargetEncoder:
+    def fit(
+        self, y: np.ndarray, classes: Sequence[Any] | None = None
+    ) -> ClassifierTargetEncoder:
         """Learn the classes of y; raise if a column holds fewer than two.
 
         Parameters
         ----------
         y : ndarray of shape (n_samples,) or (n_samples, n_columns)
             Class labels, or a 0/1 indicator matrix.
+        classes : list of array-like, default=None
+            The classes of each column of y, kept in the order given (the
+            order of the model's output units); for a multi-label y, one
+            array naming its labels. None: the ``classes`` parameter (sorted),
+            else the sorted classes of y.
 
         Returns
         -------
@@ -72,11 +81,15 @@ class ClassifierTargetEncoder(TransformerMixin, BaseEstimator):
         kind = _targets.MULTILABEL if self.multilabel_ else _targets.MULTICLASS
         if y.ndim == 2 and not self.multilabel_:
             kind = _targets.MULTIOUTPUT
-        if self.classes is not None and y.ndim == 1:
-            classes = [_given_classes(self.classes, y)]
-            self.target_type_ = type_of_target(classes[0])
-        else:
+        if classes is None and self.classes is not None and y.ndim == 1:
+            classes = [np.unique(np.asarray(self.classes))]
+        if classes is None:
             classes = _targets.column_classes(y, kind)
+        else:
+            classes = [np.asarray(column) for column in classes]
+            if y.ndim == 1:
+                _check_given_classes(classes[0], y)
+                self.target_type_ = type_of_target(classes[0])
         _targets.check_enough_classes(classes, kind)  # before building a model
         self.column_classes_ = classes
         several = kind == _targets.MULTIOUTPUT
@@ -103,7 +116,7 @@ class ClassifierTargetEncoder(TransformerMixin, BaseEstimator):
             return y.astype(int)
         columns = [y] if y.ndim == 1 else list(y.T)
         codes = [
-            np.searchsorted(classes, column)
+            _codes(column, classes)
             for column, classes in zip(columns, self.column_classes_, strict=True)
         ]
         return codes[0] if y.ndim == 1 else np.column_stack(codes)
@@ -132,16 +145,20 @@ class ClassifierTargetEncoder(TransformerMixin, BaseEstimator):
         }
 
 
-def _given_classes(classes: Any, y: np.ndarray) -> np.ndarray:
-    """``classes=`` as sorted unique labels; raise if y holds others."""
-    classes = np.unique(np.asarray(classes))
+def _check_given_classes(classes: np.ndarray, y: np.ndarray) -> None:
+    """Raise if y holds labels that are not in the given classes."""
     unseen = np.setdiff1d(y, classes)
     if unseen.size:
         raise ValueError(
             f"y contains labels {unseen[:10].tolist()} that are not in "
             f"classes={classes[:10].tolist()}. Pass every label to classes=."
         )
-    return classes
+
+
+def _codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Positions of labels in classes, which may be in any order."""
+    order = np.argsort(classes, kind="stable")
+    return order[np.searchsorted(classes[order], labels)]
 
 
 def label_type(y: np.ndarray) -> str:

@@ -51,3 +51,15 @@ def test_indicator_y_is_multilabel_with_label_indices_as_classes():
 def test_a_single_class_is_rejected_before_any_model_is_built():
     with pytest.raises(ValueError, match=r"y contains 1 class \[5\]"):
         ClassifierTargetEncoder().fit(np.array([5, 5, 5]))
+
+
+def test_classes_given_to_fit_keep_their_order_and_encode_by_it():
+    encoder = ClassifierTargetEncoder().fit(
+        np.array(["b", "c"]), classes=[np.array(["c", "a", "b"])]
+    )
+    np.testing.assert_array_equal(encoder.classes_, ["c", "a", "b"])
+    codes = encoder.transform(np.array(["a", "b", "c"]))
+    np.testing.assert_array_equal(codes, [1, 2, 0])
+    np.testing.assert_array_equal(encoder.inverse_transform(codes), ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"labels \['d'\] that are not in classes"):
+        ClassifierTargetEncoder().fit(np.array(["a", "d"]), classes=[["a", "b"]])

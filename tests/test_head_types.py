@@ -6,6 +6,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import (
     load_breast_cancer,
@@ -18,7 +19,14 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._proba import log_sigmoid, log_softmax, sigmoid, softmax
-from tests.models import linear_regression_head, sigmoid_unit_head, softmax_head
+from tests.models import (
+    linear_regression_head,
+    logits_head,
+    multilabel_logits_head,
+    sigmoid_unit_head,
+    softmax_head,
+    softmax_heads_per_column,
+)
 from tests.sklearn_features import requires_temperature_scaling
 
 # ---------------------------------------------------------------- multi-label
@@ -290,6 +298,75 @@ def test_fit_on_from_trained_estimator_trains_a_fresh_clone(trained_cnn):
     assert clf.model_ is not trained_cnn
     for before, after in zip(weights, trained_cnn.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
+
+
+# Set by training alone, which from_trained does not do.
+TRAINING_ONLY = {
+    "history_",
+    "n_iter_",
+    "loss_curve_",
+    "validation_loss_curve_",
+    "best_validation_loss_",
+}
+
+
+def _same(one, other):
+    """Equal values, also for arrays, encoders and nested lists."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, np.ndarray):
+        return one.dtype == other.dtype and np.array_equal(one, other)
+    if isinstance(one, BaseEstimator):
+        return _same(vars(one), vars(other))
+    if isinstance(one, dict):
+        return one.keys() == other.keys() and all(_same(one[k], other[k]) for k in one)
+    if isinstance(one, list | tuple):
+        return len(one) == len(other) and all(map(_same, one, other))
+    return one == other
+
+
+@pytest.mark.parametrize(
+    "build, X, y",
+    [
+        (sigmoid_unit_head, X_IRIS, (Y_IRIS == 0).astype(int)),
+        (logits_head, X_IRIS, Y_IRIS),
+        (logits_head, X_IRIS, np.array(["setosa", "versicolor", "virginica"])[Y_IRIS]),
+        (multilabel_logits_head, X_ML, Y_ML),
+        (softmax_heads_per_column, X_IRIS, np.column_stack([Y_IRIS, Y_IRIS % 2])),
+    ],
+    ids=["binary", "multiclass", "str-labels", "multilabel", "multioutput"],
+)
+def test_from_trained_sets_every_fitted_attribute_fit_sets(build, X, y):
+    """The one exception: X_shape_ has no number of samples, as none were seen.
+
+    X is float32, the dtype of the model's input, which from_trained records as
+    X_dtype_.
+    """
+    X = X.astype(np.float32)
+    fitted = KerasClassifier(build, random_state=0).fit(X, y)
+    wrapped = KerasClassifier.from_trained(
+        fitted.model_, fitted.classes_, multilabel=fitted.target_kind_ == "multilabel"
+    )
+    expected = {n for n in vars(fitted) if n.endswith("_") and n[0] != "_"}
+    assert expected - TRAINING_ONLY == {n for n in vars(wrapped) if n.endswith("_")}
+    assert wrapped.X_shape_ == (None, *fitted.X_shape_[1:])
+    for name in sorted(expected - TRAINING_ONLY - {"X_shape_"}):
+        assert _same(getattr(wrapped, name), getattr(fitted, name)), name
+    np.testing.assert_array_equal(wrapped.predict(X), fitted.predict(X))
+    assert _same(wrapped.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_from_trained_keeps_classes_in_unit_order():
+    X = X_IRIS.astype(np.float32)
+    fitted = KerasClassifier(logits_head, random_state=0).fit(X, Y_IRIS)
+    wrapped = KerasClassifier.from_trained(fitted.model_, classes=["c", "a", "b"])
+    np.testing.assert_array_equal(wrapped.classes_, ["c", "a", "b"])
+    np.testing.assert_array_equal(
+        wrapped.predict(X), np.array(["c", "a", "b"])[fitted.predict(X)]
+    )
+    np.testing.assert_array_equal(
+        wrapped.target_encoder_.transform(np.array(["a", "b", "c"])), [1, 2, 0]
+    )
 
 
 # ----------------------------------------------------------------- regression

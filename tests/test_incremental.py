@@ -186,6 +186,26 @@ def test_partial_fit_classes_sets_target_type_for_the_build_function():
     assert clf.predict_proba(X_IRIS).shape == (150, 3)
 
 
+class _SharedLayers(KerasClassifier):
+    """Overrides scikeras' _initialize(X, y) hook as its contract allows."""
+
+    def _initialize(self, X, y=None):
+        X, y = super()._initialize(X, y)
+        self.shared_layers_ = len(self.model_.layers)
+        return X, y
+
+
+def test_partial_fit_classes_pass_through_an_overridden_initialize():
+    first = Y_IRIS < 2
+    clf = _SharedLayers(logits_head, random_state=0)
+    clf.partial_fit(X_IRIS[first], Y_IRIS[first], classes=[2, 0, 1])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.shared_layers_ > 0 and clf.model_.outputs[0].shape[-1] == 3
+    assert "_partial_fit_classes" not in vars(clf)  # left behind by no call
+    clf.fit(X_IRIS[first], Y_IRIS[first])  # a later fit learns from its y alone
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+
+
 def test_multilabel_partial_fit_rejects_other_columns_and_values():
     X, Y = make_multilabel_classification(n_samples=60, n_classes=3, random_state=0)
     clf = KerasClassifier(multilabel_logits_head, random_state=0).partial_fit(X, Y)

@@ -346,3 +346,16 @@ def test_malformed_state_raises_value_error(saved_bytes, tmp_path):
     path = _rewrite_manifest(saved_bytes, tmp_path, drop_state)
     with pytest.raises(ValueError, match="truncated, corrupted"):
         load(path, custom_objects=BUILD)
+
+
+def test_file_holding_partial_fit_classes_of_earlier_versions_loads(tmp_path):
+    clf = KerasClassifier(models.logits_head, random_state=0)
+    clf.partial_fit(X, Y, classes=[0, 1, 2])
+    assert "_partial_fit_classes" not in vars(clf)  # no longer left behind
+    clf._partial_fit_classes = None  # as earlier versions left it, and saved it
+    loaded = _round_trip(clf, tmp_path)
+    expected, got = _predictions(clf, X), _predictions(loaded, X)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name])
+    loaded.partial_fit(X, Y)  # and trains on
+    assert loaded.current_epoch == 2

@@ -154,6 +154,7 @@ _STATE: dict[str, tuple[Callable[[Any], bool], str]] = {
         ),
         "a tuple of at least two ints (or None)",
     ),
+    # Saved by earlier versions after partial_fit; no longer left behind.
     "_partial_fit_classes": (lambda v: v is None, "None"),
     "_random_state": (lambda v: v is None or _count(v), "None or an int"),
     "_user_params": (
