@@ -116,7 +116,7 @@ class ClassifierTargetEncoder(TransformerMixin, BaseEstimator):
             return y.astype(int)
         columns = [y] if y.ndim == 1 else list(y.T)
         codes = [
-            _codes(column, classes)
+            _targets.class_codes(column, classes)
             for column, classes in zip(columns, self.column_classes_, strict=True)
         ]
         return codes[0] if y.ndim == 1 else np.column_stack(codes)
@@ -153,12 +153,6 @@ def _check_given_classes(classes: np.ndarray, y: np.ndarray) -> None:
             f"y contains labels {unseen[:10].tolist()} that are not in "
             f"classes={classes[:10].tolist()}. Pass every label to classes=."
         )
-
-
-def _codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Positions of labels in classes, which may be in any order."""
-    order = np.argsort(classes, kind="stable")
-    return order[np.searchsorted(classes[order], labels)]
 
 
 def label_type(y: np.ndarray) -> str:

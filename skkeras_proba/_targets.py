@@ -99,6 +99,16 @@ def check_head_units(head: Head, classes: np.ndarray, kind: str) -> None:
         )
 
 
+def class_codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Positions of ``labels`` in ``classes``, which may be in any order.
+
+    ``from_trained`` keeps classes in the order of the model's units, so the
+    sorted order ``np.searchsorted`` needs cannot be assumed.
+    """
+    order = np.argsort(classes, kind="stable")
+    return order[np.searchsorted(classes[order], labels)]
+
+
 def encode_column(codes: np.ndarray, n_classes: int, head: Head) -> np.ndarray:
     """Integer class codes of one column, in the form the head's loss expects."""
     if head.loss in ONE_HOT_LOSSES:
@@ -118,6 +128,6 @@ def encode(
         return [np.asarray(y, dtype=np.float32)]
     columns = [y] if y.ndim == 1 else [y[:, j] for j in range(y.shape[1])]
     return [
-        encode_column(np.searchsorted(cls, column), len(cls), head)
+        encode_column(class_codes(column, cls), len(cls), head)
         for column, cls, head in zip(columns, classes, heads, strict=True)
     ]

@@ -493,3 +493,17 @@ def test_multi_output_heads_match_float64_maths_on_their_pre_activations():
     setosa_scores, species_scores = clf.decision_function(X_IRIS)
     np.testing.assert_allclose(setosa_scores, z_setosa, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(species_scores, z_species, rtol=1e-5, atol=1e-5)
+
+
+def test_training_targets_of_from_trained_code_labels_by_unit_order():
+    """Classes in unit order, not sorted: a further fit codes y by that order.
+
+    Coded by sorted position, ``partial_fit`` would train the model towards a
+    permutation of its own units.
+    """
+    X = X_IRIS.astype(np.float32)
+    fitted = KerasClassifier(logits_head, random_state=0).fit(X, Y_IRIS)
+    names = np.array(["c", "a", "b"])
+    wrapped = KerasClassifier.from_trained(fitted.model_, classes=names)
+    (targets,) = wrapped._keras_targets(names[Y_IRIS])
+    np.testing.assert_array_equal(np.ravel(targets), Y_IRIS)
