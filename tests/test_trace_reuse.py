@@ -7,8 +7,9 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier
+from skkeras_proba._architecture import architecture_key
 from skkeras_proba._fit import _trace_reuse
-from skkeras_proba._fit._trace_reuse import architecture_key, reusable_key
+from skkeras_proba._fit._trace_reuse import reusable_key
 from tests.models import fit_recording_logits_head
 
 EPOCHS, BATCH = 3, 64
@@ -60,7 +61,9 @@ class TestArchitectureKey:
             model.compile("adam", "mse")
             return model
 
-        assert architecture_key(functional()) == architecture_key(functional())
+        key = architecture_key(functional())
+        assert key is not None
+        assert key == architecture_key(functional())
 
     @pytest.mark.parametrize(
         "other", [{"hidden": 9}, {"learning_rate": 0.01}, {"loss": "mse"}]
