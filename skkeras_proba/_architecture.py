@@ -27,7 +27,7 @@ _RUNS_OUTSIDE_CODE = frozenset(
 )
 
 
-def architecture_key(model: keras.Model) -> str | None:
+def architecture_key(model: keras.Model, training: bool = True) -> str | None:
     """Equal for models with the same train step and forward pass; None: no key.
 
     The model's and its compile configuration with generated names (``dense_3``,
@@ -36,15 +36,23 @@ def architecture_key(model: keras.Model) -> str | None:
     (a subclass may override ``train_step``, which a trainer, a copy of
     Keras' class, would not run), and for models compiled to run eagerly
     (nothing is traced).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model.
+    training : bool, default=True
+        False for a key of the forward pass alone: the compile configuration
+        is left out (it does not change inference, and reading the
+        optimizer's configuration reads its variables, which on JAX warns).
     """
     if not _from_keras(type(model).__module__):
         return None
     try:
-        config = {
-            "model": model.get_config(),
-            "compile": model.get_compile_config(),
-            "steps_per_execution": model.steps_per_execution,
-        }
+        config = {"model": model.get_config()}
+        if training:
+            config["compile"] = model.get_compile_config()
+            config["steps_per_execution"] = model.steps_per_execution
     except (NotImplementedError, TypeError, ValueError, AttributeError):
         return None
     if model.run_eagerly or not _only_keras_parts(config):

@@ -71,6 +71,14 @@ class TestArchitectureKey:
     def test_another_architecture_or_compile_setting_has_another_key(self, other):
         assert architecture_key(mlp(**other)) != architecture_key(mlp())
 
+    def test_the_forward_pass_key_leaves_out_compile_settings_only(self):
+        def forward_key(model):
+            return architecture_key(model, training=False)
+
+        assert forward_key(mlp(learning_rate=0.01)) == forward_key(mlp())
+        assert forward_key(mlp(loss="mse")) == forward_key(mlp())
+        assert forward_key(mlp(hidden=9)) != forward_key(mlp())
+
     def test_another_dtype_has_another_key(self):
         half = keras.Sequential(
             [keras.Input((30,)), keras.layers.Dense(2, dtype="float16")]

@@ -169,7 +169,7 @@ def _shared_forward(model: keras.Model, variables: tuple[list, list]) -> _Shared
     A model without an architecture key (``_architecture``), or too large to
     keep as a template, gets a function of its own.
     """
-    key = architecture_key(model)
+    key = architecture_key(model, training=False)
     if key is None or model.count_params() > MAX_TEMPLATE_PARAMETERS:
         return _SharedForward(model, variables)
     with _shared_lock:

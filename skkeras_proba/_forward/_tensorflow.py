@@ -96,7 +96,7 @@ def _batch_signature(batch: Any) -> Any:
 
 def _shared_trace(model: keras.Model, batch: Any) -> tuple[Any, list | None]:
     """The trace serving ``model`` and the variables to pass it (None: its own)."""
-    key = architecture_key(model)
+    key = architecture_key(model, training=False)
     if key is None or model.count_params() > MAX_TEMPLATE_PARAMETERS:
         return _trace(model, batch), None
     variables = [v.value for v in model.variables]  # the tf.Variables
