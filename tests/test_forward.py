@@ -138,3 +138,41 @@ def test_every_predict_method_decodes_batches_like_the_whole(fitted, method):
         np.testing.assert_allclose(
             getattr(batched, method)(X), expected, rtol=1e-5, atol=1e-6
         )
+
+
+only_tensorflow = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow's trace; test_forward_jax.py checks JAX's sharing",
+)
+
+
+def _model_of_one_architecture(seed):
+    return KerasClassifier(logits_head, epochs=1, random_state=seed).fit(X, Y).model_
+
+
+@only_tensorflow
+def test_a_second_model_of_the_architecture_reuses_the_traced_forward_pass():
+    from skkeras_proba._forward import _tensorflow
+
+    first, second = (_model_of_one_architecture(seed) for seed in (1, 2))
+    first_forward, second_forward = Forward(first), Forward(second)
+    first_forward(X[:3])
+    (shared,) = second_forward(X)
+    traced = second_forward._traced._function
+    assert traced.concrete_function is first_forward._traced._function.concrete_function
+    own = _tensorflow._trace(second, X[:1].astype(np.float32))
+    np.testing.assert_array_equal(shared, own(X.astype(np.float32)).numpy())
+    assert np.abs(shared - first_forward(X)[0]).max() > 1e-3
+
+
+@only_tensorflow
+def test_a_model_serving_many_calls_traces_its_own_forward_pass_with_equal_outputs():
+    from skkeras_proba._forward._tensorflow import SHARED_CALLS
+
+    forward = Forward(_model_of_one_architecture(3))
+    (first,) = forward(X)
+    shared_trace = forward._traced._function.concrete_function
+    for _ in range(SHARED_CALLS):
+        (last,) = forward(X)
+    assert forward._traced._function.concrete_function is not shared_trace
+    np.testing.assert_array_equal(last, first)

@@ -1,5 +1,7 @@
 """The jitted forward pass of Keras' JAX backend (``KERAS_BACKEND=jax``)."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -39,7 +41,53 @@ def test_every_batch_size_reuses_its_buckets_compilation(model):
     for n in range(1, 65):
         (outputs,) = forward(X[:n])
         assert outputs.shape == (n, 10)
-    assert forward._traced._function.traces == 4  # rows 8, 16, 32 and 64
+    # The function is shared with the other models of this architecture, which
+    # other tests may have run on other row counts: each bucket traced once.
+    shared = forward._traced._function._shared
+    assert {8, 16, 32, 64} <= shared.traced_rows
+    assert shared.traces == len(shared.traced_rows)
+
+
+def _fitted(random_state, build=logits_head):
+    return KerasClassifier(build, epochs=1, random_state=random_state).fit(X, Y)
+
+
+def test_a_second_model_of_the_architecture_reuses_the_compiled_forward_pass():
+    first, second = _fitted(1).model_, _fitted(2).model_
+    first_forward, second_forward = Forward(first), Forward(second)
+    first_forward(X[:3])
+    traces = first_forward._traced._function.traces
+    (outputs,) = second_forward(X[:5])  # the same bucket, 8 rows
+    assert second_forward._traced._function._shared is (
+        first_forward._traced._function._shared
+    )
+    assert second_forward._traced._function.traces == traces
+    eager = keras.ops.convert_to_numpy(second(X[:5], training=False))
+    np.testing.assert_allclose(outputs, eager, rtol=1e-5, atol=1e-6)
+
+
+def test_a_shared_forward_pass_predicts_what_each_models_own_trace_predicts():
+    from skkeras_proba._forward import _jax
+
+    models = [_fitted(seed).model_ for seed in (3, 4)]
+    for model in models:
+        (shared,) = Forward(model)(X)
+        variables = (model.trainable_variables, model.non_trainable_variables)
+        own = _jax._SharedForward(model, variables)  # this model's trace alone
+        padded = np.zeros((512, X.shape[1]), np.float32)
+        padded[: len(X)] = X
+        values = [[v.value for v in part] for part in variables]
+        outputs, _ = own(*values, padded)
+        np.testing.assert_array_equal(shared, np.asarray(outputs)[: len(X)])
+    assert np.abs(Forward(models[0])(X)[0] - Forward(models[1])(X)[0]).max() > 1e-3
+
+
+def test_models_of_other_architectures_do_not_share_a_forward_pass(model):
+    other = Forward(_fitted(0, functools.partial(logits_head, hidden=5)).model_)
+    other(X[:2])
+    assert other._traced._function._shared is not (
+        Forward(model)._traced._function._shared
+    )
 
 
 @pytest.mark.parametrize("batch_size", [1, 5, 8, 100, 300])

@@ -7,8 +7,9 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier
+from skkeras_proba._architecture import architecture_key
 from skkeras_proba._fit import _trace_reuse
-from skkeras_proba._fit._trace_reuse import architecture_key, reusable_key
+from skkeras_proba._fit._trace_reuse import reusable_key
 from tests.models import fit_recording_logits_head
 
 EPOCHS, BATCH = 3, 64
@@ -60,13 +61,23 @@ class TestArchitectureKey:
             model.compile("adam", "mse")
             return model
 
-        assert architecture_key(functional()) == architecture_key(functional())
+        key = architecture_key(functional())
+        assert key is not None
+        assert key == architecture_key(functional())
 
     @pytest.mark.parametrize(
         "other", [{"hidden": 9}, {"learning_rate": 0.01}, {"loss": "mse"}]
     )
     def test_another_architecture_or_compile_setting_has_another_key(self, other):
         assert architecture_key(mlp(**other)) != architecture_key(mlp())
+
+    def test_the_forward_pass_key_leaves_out_compile_settings_only(self):
+        def forward_key(model):
+            return architecture_key(model, training=False)
+
+        assert forward_key(mlp(learning_rate=0.01)) == forward_key(mlp())
+        assert forward_key(mlp(loss="mse")) == forward_key(mlp())
+        assert forward_key(mlp(hidden=9)) != forward_key(mlp())
 
     def test_another_dtype_has_another_key(self):
         half = keras.Sequential(

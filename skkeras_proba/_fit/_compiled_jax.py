@@ -12,7 +12,7 @@ are the metrics over the whole epoch, as Keras reports them.
 
 Because the state is an argument, the compiled epoch of one model serves every
 model of the same architecture and compile settings (the key of
-``_trace_reuse.architecture_key``): a search compiles once per architecture
+``_architecture.architecture_key``): a search compiles once per architecture
 and training set shape, and every later fold reuses it. Compilations are made
 ahead of time under a lock, so that two threads never trace the same template
 model at once (tracing sets attributes of the model it traces).
@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from skkeras_proba._fit._trace_reuse import architecture_key
+from skkeras_proba._architecture import architecture_key
 
 COMPILED_KEPT = 32
 """Compiled epoch functions kept per process (least recently used dropped)."""

@@ -1,9 +1,10 @@
 """Compiled epochs on Keras' TensorFlow backend: a graph loop of Keras' train step.
 
 One epoch is one call of a ``tf.function``: the metrics reset, a
-``tf.while_loop`` calling the model's own ``train_step`` on each full batch
+``tf.while_loop`` calling the model's own ``train_step`` on each batch
 gathered from the data (held as tensors for the whole fit) in the epoch's row
-order, one more step on the last, partial batch, and the metrics' results.
+order, the last batch keeping the remaining rows (the batch dimension of the
+traced step is open), and the metrics' results.
 Keras' TensorFlow train step updates the model's variables in place, so the
 function belongs to its model: it is kept per model (a ``partial_fit`` or a
 warm start reuses it; a fresh model trains through an idle trainer of
@@ -44,12 +45,10 @@ def _epoch_function(model: keras.Model, batch_size: int):
         global compilations
         compilations += 1  # runs while tracing only
         model.reset_metrics()
-        n_rows = tf.shape(order)[0]
-        full = n_rows // batch_size
-        for i in tf.range(full):
-            model.train_step(_take(data, order[i * batch_size : (i + 1) * batch_size]))
-        if full * batch_size < n_rows:
-            model.train_step(_take(data, order[full * batch_size :]))
+        # One traced step serves every batch, the last, partial one included
+        # (its slice stops at the end): the step is traced once, not twice.
+        for start in tf.range(0, tf.shape(order)[0], batch_size):
+            model.train_step(_take(data, order[start : start + batch_size]))
         return model.get_metrics_result()
 
     return tf.function(epoch, reduce_retracing=True)
@@ -61,11 +60,9 @@ def _evaluation_function(model: keras.Model, batch_size: int):
     def evaluate(data):
         model.reset_metrics()
         n_rows = tf.shape(tf.nest.flatten(data)[0])[0]
-        full = n_rows // batch_size
-        for i in tf.range(full):
-            model.test_step(_take(data, tf.range(i * batch_size, (i + 1) * batch_size)))
-        if full * batch_size < n_rows:
-            model.test_step(_take(data, tf.range(full * batch_size, n_rows)))
+        for start in tf.range(0, n_rows, batch_size):
+            rows = tf.range(start, tf.minimum(start + batch_size, n_rows))
+            model.test_step(_take(data, rows))
         return model.get_metrics_result()
 
     return tf.function(evaluate, reduce_retracing=True)

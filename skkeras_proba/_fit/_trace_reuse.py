@@ -35,12 +35,13 @@ idle.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import keras
+
+from skkeras_proba._architecture import architecture_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -52,90 +53,8 @@ dropped first), and idle trainers kept per architecture."""
 MAX_PARAMETERS = 1_000_000
 """Larger models train themselves (a trainer holds a copy of the weights)."""
 
-_RUNS_OUTSIDE_CODE = frozenset(
-    {"Lambda", "TorchModuleWrapper", "JaxLayer", "FlaxLayer", "TFSMLayer"}
-)
-
 _idle: OrderedDict[str, list[keras.Model]] = OrderedDict()
 _idle_lock = threading.Lock()
-
-
-def architecture_key(model: keras.Model) -> str | None:
-    """Equal for models that trace the same train step; None: do not reuse.
-
-    The model's and its compile configuration with generated names (``dense_3``,
-    ``adam_1``) replaced by their order of appearance, and its steps per
-    execution. None for models of a class or with parts from outside Keras
-    (a subclass may override ``train_step``, which a trainer, a copy of
-    Keras' class, would not run), and for models compiled to run eagerly
-    (nothing is traced).
-    """
-    if not _from_keras(type(model).__module__):
-        return None
-    try:
-        config = {
-            "model": model.get_config(),
-            "compile": model.get_compile_config(),
-            "steps_per_execution": model.steps_per_execution,
-        }
-    except (NotImplementedError, TypeError, ValueError, AttributeError):
-        return None
-    if model.run_eagerly or not _only_keras_parts(config):
-        return None
-    names: dict[str, str] = {}
-    _collect_names(config, names)
-    try:
-        return json.dumps(_renamed(config, names), sort_keys=True)
-    except TypeError:  # something not serialisable to JSON: not keyed
-        return None
-
-
-def _only_keras_parts(config: Any) -> bool:
-    """Whether every serialised object in a configuration comes from Keras.
-
-    Keras layers that run code from elsewhere (a ``Lambda``'s function, whose
-    closure its configuration does not hold; wrapped framework modules) count
-    as from elsewhere.
-    """
-    if isinstance(config, dict):
-        module = config.get("module")
-        if "class_name" in config and (
-            not _from_keras(module) or config["class_name"] in _RUNS_OUTSIDE_CODE
-        ):
-            return False
-        return all(_only_keras_parts(value) for value in config.values())
-    if isinstance(config, list | tuple):
-        return all(_only_keras_parts(value) for value in config)
-    return not callable(config)
-
-
-def _from_keras(module: Any) -> bool:
-    return isinstance(module, str) and module.split(".")[0] == "keras"
-
-
-def _collect_names(config: Any, names: dict[str, str]) -> None:
-    """Names of layers, models and optimizers, in order of appearance."""
-    if isinstance(config, dict):
-        if str(config.get("class_name", "")).endswith("DTypePolicy"):
-            return  # its "name" is a dtype, which changes the computation
-        name = config.get("name")
-        if isinstance(name, str):
-            names.setdefault(name, f"name_{len(names)}")
-        for value in config.values():
-            _collect_names(value, names)
-    elif isinstance(config, list | tuple):
-        for value in config:
-            _collect_names(value, names)
-
-
-def _renamed(config: Any, names: dict[str, str]) -> Any:
-    if isinstance(config, dict):
-        return {key: _renamed(value, names) for key, value in config.items()}
-    if isinstance(config, list | tuple):
-        return [_renamed(value, names) for value in config]
-    if isinstance(config, str):
-        return names.get(config, config)
-    return config
 
 
 def reusable_key(model: keras.Model) -> str | None:
