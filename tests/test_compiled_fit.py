@@ -11,12 +11,19 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier, KerasRegressor
+from skkeras_proba._compat import keras_builds_from_epoch_batches
 from skkeras_proba._fit import _compiled
 from skkeras_proba._fit._compiled import (
     compiled_fit_unsupported_because,
     fit_compiled,
 )
 from tests.backends import BACKEND, requires_backend
+
+pytestmark = pytest.mark.skipif(
+    not keras_builds_from_epoch_batches(),
+    reason="this Keras builds models in another form: compiled epochs leave every "
+    "fit to Keras' fit (tests/test_versions.py checks that they do)",
+)
 
 ROWS, BATCH, EPOCHS = 150, 32, 3
 compiled_only = requires_backend(

@@ -7,10 +7,15 @@ import sys
 import tomllib
 from pathlib import Path
 
+import keras
 import pytest
 from packaging.requirements import Requirement
+from sklearn.datasets import load_iris
 
 import skkeras_proba
+from skkeras_proba import KerasClassifier
+from skkeras_proba._compat import keras_builds_from_epoch_batches
+from skkeras_proba._fit._compiled import compiled_fit_unsupported_because
 from skkeras_proba._versions import (
     declared_requirements,
     unsupported_versions,
@@ -81,3 +86,21 @@ def test_importing_with_an_out_of_range_scikeras_warns_once(tmp_path):
     assert len(warnings) == 1, result.stderr
     assert "scikeras 0.14.0 is installed, outside scikeras>=0.13,<0.14" in warnings[0]
     assert warnings[0].endswith('pip install "scikeras>=0.13,<0.14"')
+
+
+@pytest.mark.skipif(
+    keras_builds_from_epoch_batches(),
+    reason="this Keras builds models as compiled epochs need (test_compiled_fit.py)",
+)
+def test_compiled_epochs_leave_fits_to_keras_where_it_builds_models_otherwise():
+    X, y = load_iris(return_X_y=True)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    reason = compiled_fit_unsupported_because(model, (X, y, None), {}, [])
+    assert reason == "this Keras version builds models differently"
+    clf = KerasClassifier(
+        model=model, epochs=2, random_state=0, reuse_train_trace=False
+    )
+    clf.fit(X, y)
+    assert clf.n_iter_ == 2
+    assert clf.model_.train_function is not None  # traced by Keras' fit only
