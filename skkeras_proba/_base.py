@@ -759,7 +759,7 @@ class BaseWrapper(ScikerasFixes):
         }
         settings = {**settings, **routed, **kwargs}
         if settings.get("batch_size") == ALL_ROWS:
-            settings["batch_size"] = num_samples(x)
+            settings["batch_size"] = _resolved_batch_size(ALL_ROWS, x)
         return settings
 
     def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
@@ -906,7 +906,7 @@ _FIT_CALL_ARGUMENTS = frozenset({"epochs", "initial_epoch", "sample_weight"})
 
 
 def _resolved_batch_size(batch_size: int | None, features: Any) -> int | None:
-    """A prediction's batch size, -1 (all rows at once) resolved to the rows.
+    """A batch size, -1 (all rows at once) resolved to the rows of ``features``.
 
     ``features`` are the model's input; see ``_common.rows_per_batch``.
     """
@@ -917,8 +917,8 @@ def _resolved_batch_size(batch_size: int | None, features: Any) -> int | None:
     except AttributeError:  # scikeras' message for the same situation
         raise ValueError(
             "`batch_size=-1` requires that `X` implement `shape`: the feature "
-            f"encoder returned a {type(features).__name__}. Give predict__batch_size "
-            "a number of rows instead."
+            f"encoder returned a {type(features).__name__}. Give batch_size (or "
+            "fit__/predict__batch_size) a number of rows instead."
         ) from None
 
 

@@ -4,6 +4,7 @@ Most errors are raised before any training; the few that need a fitted
 estimator share module-scoped ones trained for a single epoch.
 """
 
+import keras
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris
@@ -223,3 +224,15 @@ def test_images_of_wrong_shape_at_predict_name_both_shapes(fitted_image_clf, sha
 def test_flattened_images_at_predict_name_the_feature_counts(fitted_image_clf):
     with pytest.raises(ValueError, match="X has 64 features, but KerasClassifier"):
         fitted_image_clf.predict(IMAGES.reshape(len(IMAGES), -1))
+
+
+def test_a_model_compiled_with_only_none_losses_fails_as_keras_fit_does():
+    """``loss=[None]`` is no loss: Keras' fit says so, compiled epochs step aside."""
+
+    def build():
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile("adam", loss=[None])
+        return model
+
+    with pytest.raises(ValueError, match="loss"):
+        KerasRegressor(build).fit(np.array([[0.0], [1.0]]), np.array([0.0, 1.0]))

@@ -113,6 +113,8 @@ def test_batch_size_minus_one_needs_features_with_a_shape():
     reg = ListFeatures(build, predict__batch_size=-1).fit(X_REG, Y_REG)
     with pytest.raises(ValueError, match="requires that `X` implement `shape`"):
         reg.predict(X_REG)
+    with pytest.raises(ValueError, match="requires that `X` implement `shape`"):
+        ListFeatures(build, batch_size=-1).fit(X_REG, Y_REG)
 
 
 @pytest.mark.parametrize(

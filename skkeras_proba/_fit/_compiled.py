@@ -120,8 +120,10 @@ def _model_unsupported_because(model: keras.Model) -> str | None:
         return "the model is compiled to run eagerly"
     if keras.backend.backend() == "jax" and not model.jit_compile:
         return "the model is compiled without jit_compile"
-    if model.optimizer is None or model.loss is None:
-        return "the model has no optimizer or no loss"
+    if model.optimizer is None or all(
+        loss is None for loss in keras.tree.flatten(model.loss)
+    ):
+        return "the model has no optimizer or no loss"  # Keras' fit says which
     if not keras_builds_from_epoch_batches():
         return "this Keras version builds models differently"
     if keras.config.max_epochs() or keras.distribution.distribution() is not None:

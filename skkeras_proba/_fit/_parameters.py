@@ -47,7 +47,7 @@ SCIKERAS_CONSTRAINTS: dict[str, list[Any]] = {
     "random_state": ["random_state"],
     "optimizer": [str, dict, keras.optimizers.Optimizer, type],
     "loss": [str, dict, list, tuple, callable, None],
-    "metrics": [list, tuple, dict, None],
+    "metrics": [list, tuple, dict, str, callable, None],
     "callbacks": [list, dict, keras.callbacks.Callback, type, None],
     "run_eagerly": ["boolean"],
 }
