@@ -178,9 +178,10 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
     tol : float, default=1e-4
         How much the validation loss must decrease to count as an improvement.
     compile_epochs : bool, default=True
-        Run each training epoch as one compiled call (on JAX): the data is
-        held on the device, and the epoch's shuffle, batches and Keras' own
-        train step for the model run in one call, with epoch-level callbacks
+        Run each training epoch as one compiled call (on JAX and
+        TensorFlow): the data is held on the device, and the epoch's shuffle,
+        batches and Keras' own train step for the model run in one call,
+        with epoch-level callbacks
         between calls; the rows come in the order of Keras' own ``fit`` with
         the same seed, so the trained weights and ``history_`` are the same,
         only faster, and a search compiles once per architecture. Fits this

@@ -13,8 +13,8 @@ result; with ``validation_data`` each epoch's logs gain ``val_*`` entries from
 a compiled evaluation.
 
 What this does not cover trains with Keras' ``fit`` as before, and
-:func:`compiled_fit_unsupported_because` says why: see its checks. One backend
-module per backend implements the epochs (only JAX so far).
+:func:`compiled_fit_unsupported_because` says why: see its checks. One module
+per backend in :data:`BACKENDS` implements the epochs.
 """
 
 from __future__ import annotations
