@@ -40,7 +40,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from skkeras_proba._common import ALL_ROWS, rows_per_batch
+from skkeras_proba._common import ALL_ROWS, batch_size_for
 from skkeras_proba._compat import (
     Interval,
     StrOptions,
@@ -759,7 +759,7 @@ class BaseWrapper(ScikerasFixes):
         }
         settings = {**settings, **routed, **kwargs}
         if settings.get("batch_size") == ALL_ROWS:
-            settings["batch_size"] = _resolved_batch_size(ALL_ROWS, x)
+            settings["batch_size"] = batch_size_for(ALL_ROWS, x)
         return settings
 
     def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
@@ -846,9 +846,7 @@ class BaseWrapper(ScikerasFixes):
         features = self._encode_features(X)
         requested = {**self._routed_predict_kwargs(), **predict_kwargs}
         if "batch_size" in requested:
-            requested["batch_size"] = _resolved_batch_size(
-                requested["batch_size"], features
-            )
+            requested["batch_size"] = batch_size_for(requested["batch_size"], features)
         callbacks = getattr(self, "_predict_callbacks", [])
         if needs_keras_predict_loop(requested, callbacks):
             keras_kwargs = {"verbose": self.verbose, "callbacks": callbacks}
@@ -881,7 +879,7 @@ class BaseWrapper(ScikerasFixes):
     def _routed_batch_size(self, X: Any) -> int | None:
         """``predict__batch_size`` for validated X, -1 resolved to its rows."""
         batch_size = self._routed_predict_kwargs().get("batch_size")
-        return _resolved_batch_size(batch_size, X)
+        return batch_size_for(batch_size, X)
 
     def _run_forward(
         self, X: Any, batch_size: int | None, decode: Decode | None
@@ -903,23 +901,6 @@ class BaseWrapper(ScikerasFixes):
 
 _FIT_CALL_ARGUMENTS = frozenset({"epochs", "initial_epoch", "sample_weight"})
 """Keras ``fit`` arguments that every fit sets itself."""
-
-
-def _resolved_batch_size(batch_size: int | None, features: Any) -> int | None:
-    """A batch size, -1 (all rows at once) resolved to the rows of ``features``.
-
-    ``features`` are the model's input; see ``_common.rows_per_batch``.
-    """
-    if batch_size != ALL_ROWS:
-        return batch_size
-    try:
-        return rows_per_batch(batch_size, features.shape[0])
-    except AttributeError:  # scikeras' message for the same situation
-        raise ValueError(
-            "`batch_size=-1` requires that `X` implement `shape`: the feature "
-            f"encoder returned a {type(features).__name__}. Give batch_size (or "
-            "fit__/predict__batch_size) a number of rows instead."
-        ) from None
 
 
 def _weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.ndarray]:

@@ -3,10 +3,13 @@
 The fit engine (``_fit/``) and the forward pass (``_forward/``) each import
 these downward: Keras' default batch size, the rule that a batch size of -1
 means all rows at once (scikeras' convention), and the integer seed a
-scikit-learn ``random_state`` gives Keras.
+scikit-learn ``random_state`` gives Keras. The estimators resolve -1 against
+their features with :func:`batch_size_for`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -20,6 +23,23 @@ _MAX_SEED = np.iinfo(np.int32).max
 def rows_per_batch(batch_size: int | None, n_rows: int) -> int | None:
     """``batch_size`` with -1 (all rows) resolved to ``n_rows``; else as given."""
     return n_rows if batch_size == ALL_ROWS else batch_size
+
+
+def batch_size_for(batch_size: int | None, features: Any) -> int | None:
+    """A batch size, -1 (all rows at once) resolved to the rows of ``features``.
+
+    ``features`` are the model's input; see :func:`rows_per_batch`.
+    """
+    if batch_size != ALL_ROWS:
+        return batch_size
+    try:
+        return rows_per_batch(batch_size, features.shape[0])
+    except AttributeError:  # scikeras' message for the same situation
+        raise ValueError(
+            "`batch_size=-1` requires that `X` implement `shape`: the feature "
+            f"encoder returned a {type(features).__name__}. Give batch_size (or "
+            "fit__/predict__batch_size) a number of rows instead."
+        ) from None
 
 
 def seed_from(random_state: int | np.random.RandomState | None) -> int | None:
