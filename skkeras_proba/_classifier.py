@@ -180,14 +180,16 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
     compile_epochs : bool, default=True
         Run each training epoch as one compiled call (on JAX and
         TensorFlow): the data is held on the device, and the epoch's shuffle,
-        batches and Keras' own train step for the model run in one call,
-        with epoch-level callbacks
-        between calls; the rows come in the order of Keras' own ``fit`` with
-        the same seed, so the trained weights and ``history_`` are the same,
-        only faster, and a search compiles once per architecture. Fits this
-        does not cover train with Keras' ``fit``: another backend, a callback
-        with batch-level hooks, a model with its own ``train_step`` or
-        ``fit``, ``run_eagerly``, ``steps_per_execution`` other than
+        batches and Keras' own train step for the model run in one call, with
+        epoch-level callbacks between calls. On JAX the rows come in the
+        order of Keras' own ``fit`` with the same seed, so the trained weights
+        and ``history_`` are Keras', only faster, and a search compiles once
+        per architecture; on TensorFlow they are Keras' with
+        ``shuffle=False``, and a shuffled epoch takes its order from a
+        generator of the fit's own, reproducible with ``random_state``. Fits
+        this does not cover train with Keras' ``fit``: another backend, a
+        callback with batch-level hooks, a model with its own ``train_step``
+        or ``fit``, ``run_eagerly``, ``steps_per_execution`` other than
         ``"auto"``, sparse X, ``validation_split``, ``verbose`` other than 0,
         ``fit__class_weight``, ``fit__steps_per_epoch``. False: always Keras'
         ``fit``. See the performance guide.
