@@ -40,7 +40,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from skkeras_proba._common import ALL_ROWS, batch_size_for
+from skkeras_proba._common import batch_size_for
 from skkeras_proba._compat import (
     Interval,
     StrOptions,
@@ -758,8 +758,8 @@ class BaseWrapper(ScikerasFixes):
             if not name.startswith("callbacks") and name not in _FIT_CALL_ARGUMENTS
         }
         settings = {**settings, **routed, **kwargs}
-        if settings.get("batch_size") == ALL_ROWS:
-            settings["batch_size"] = batch_size_for(ALL_ROWS, x)
+        if "batch_size" in settings:
+            settings["batch_size"] = batch_size_for(settings["batch_size"], x)
         return settings
 
     def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
