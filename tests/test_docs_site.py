@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from skkeras_proba._compat import tf_op_determinism_enabled
 from tests.backends import tensorflow_only
 from tests.sklearn_features import requires_temperature_scaling
 
@@ -82,6 +83,12 @@ def test_example_runs_and_draws_a_figure(script):
 
     plt.close("all")
     python_state, numpy_state = random.getstate(), np.random.get_state()
+    # Read before the script runs, not only compared after: TensorFlow reads
+    # its op-determinism state lazily, and when scikeras' seeded fit (in
+    # plot_logits_vs_scikeras.py) is the first to read it, it reads the
+    # TF_DETERMINISTIC_OPS=1 it has just set, takes determinism as already on
+    # and leaves it on (seen on JAX, where nothing else read it first).
+    determinism = tf_op_determinism_enabled()
     try:
         runpy.run_path(str(script), run_name="__main__")
         assert plt.get_fignums(), f"{script.name} drew no figure"
@@ -89,6 +96,9 @@ def test_example_runs_and_draws_a_figure(script):
         plt.close("all")
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+    assert tf_op_determinism_enabled() == determinism, (
+        f"{script.name} left TensorFlow's op determinism switched"
+    )
 
 
 # ------------------------------------------------------------- the API reference
