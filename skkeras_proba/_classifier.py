@@ -278,6 +278,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         **BaseWrapper._parameter_constraints,
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
         "mc_dropout": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
     def __init__(

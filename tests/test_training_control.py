@@ -339,7 +339,9 @@ def test_bad_parameter_is_rejected_leaving_a_fitted_estimator_unchanged(
     params = fitted.get_params(deep=False)
     clf = fitted.set_params(**{name: value})
     try:
-        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        with pytest.raises(
+            InvalidParameterError, match=f"'{name}' parameter of KerasClassifier"
+        ):
             clf.fit(WINE_X, WINE_Y)
     finally:  # the fixture is shared: put the parameter back
         if name in params:

@@ -25,9 +25,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skkeras_proba import _targets
 from skkeras_proba._classifier import KerasClassifier
 from skkeras_proba._compat import (
-    Interval,
     InvalidParameterError,
-    StrOptions,
     validate_parameter_constraints,
 )
 from skkeras_proba._encoders import ClassifierTargetEncoder
@@ -47,20 +45,6 @@ from skkeras_proba._persistence._checks import (
 )
 from skkeras_proba._regressor import KerasRegressor
 
-# scikeras' parameters, which fit hands to Keras unchecked: checked on load.
-_SCIKERAS_PARAMETERS = {
-    "warm_start": ["boolean"],
-    "random_state": [None, Integral],
-    "batch_size": [None, Integral],
-    "validation_batch_size": [None, Integral],
-    "verbose": [Integral, StrOptions({"auto"})],
-    "validation_split": [Interval(Real, 0, 1, closed="left")],
-    "shuffle": ["boolean", str],
-    "run_eagerly": ["boolean"],
-    "epochs": [Interval(Integral, 0, None, closed="left")],
-    "class_weight": [None, dict, StrOptions({"balanced"})],
-}
-
 
 def check_parameters(cls: type, params: dict[str, Any], user_code: UserCode) -> None:
     """Raise if a constructor parameter has a type fit would not accept."""
@@ -69,15 +53,12 @@ def check_parameters(cls: type, params: dict[str, Any], user_code: UserCode) -> 
         if name not in named:
             check_extra_parameter(cls, name)
         check_code_parameter(name, value, user_code)
-    # The constraints fit checks (_validate_params), and scikeras' parameters;
-    # those holding code or Keras objects are checked as code above (a model
-    # is still a reference into the file here).
+    # The constraints fit checks (_validate_params); the parameters holding
+    # code or Keras objects are checked as code above (a model is still a
+    # reference into the file here).
     constraints = {
         name: constraint
-        for name, constraint in {
-            **_SCIKERAS_PARAMETERS,
-            **cls._parameter_constraints,
-        }.items()
+        for name, constraint in cls._parameter_constraints.items()
         if name not in OBJECT_PARAMETERS
     }
     given = {n: params[n] for n in constraints if n in params}
