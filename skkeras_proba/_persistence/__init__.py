@@ -16,7 +16,7 @@ tagged objects ``{"type": ..., ...}``; a value of any other kind is refused
 when saving, with a ``TypeError`` naming it.
 
 Loading treats the file as data from someone else (see
-``_checks`` for what it trusts and ``_state`` for how
+``_checks`` for what it trusts, ``_state`` and ``_consistency`` for how
 the state is checked): names are looked up, never imported; Keras loads the
 model in its safe mode; the estimator is returned whole, checked against its
 model, or not at all.

@@ -4,7 +4,7 @@ Names are looked up, never imported (see ``_checks``); each value
 is checked as it is read; Keras models are loaded, in Keras' safe mode, only
 once the manifest has been read whole; and the estimator is built only once
 its parameters and state have been checked against each other and against the
-models (``_state``).
+models (``_state``, ``_consistency``).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from skkeras_proba._persistence._checks import (
     shadows_class_attribute,
     shown,
 )
+from skkeras_proba._persistence._consistency import check_against_model
 from skkeras_proba._persistence._state import (
-    check_against_model,
     check_parameters,
     check_state,
     rebuild_encoder,

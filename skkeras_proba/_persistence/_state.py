@@ -1,16 +1,14 @@
-"""The parameters and fitted state a file restores, checked before load returns.
+"""The parameters and fitted state a file restores, each checked for its type.
 
-Each field is checked for its type, then against the others and against the
-loaded Keras model: classes per head against the head's units, ``heads_``
-against what :func:`~skkeras_proba.inspect_heads` finds on the model, the
-number and names of features against the model's input. The default encoders
-are rebuilt from their fitted data, field by field. Any contradiction is a
+Every constructor parameter is held to the constraints ``fit`` checks, every
+fitted attribute to its type, and the default encoders are rebuilt from their
+fitted data, field by field. ``_consistency`` then checks the fields against
+each other and against the loaded Keras model. Anything wrong is a
 :class:`~skkeras_proba._persistence._checks.Damaged` naming the field.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -30,9 +28,7 @@ from skkeras_proba._compat import (
 )
 from skkeras_proba._encoders import ClassifierTargetEncoder
 from skkeras_proba._fit._parameters import OBJECT_PARAMETERS
-from skkeras_proba._forward import Forward
-from skkeras_proba._forward._mc_dropout import check_has_dropout
-from skkeras_proba._heads import Head, inspect_heads
+from skkeras_proba._heads import Head
 from skkeras_proba._persistence._checks import (
     Damaged,
     Untrusted,
@@ -200,7 +196,8 @@ _REGRESSOR_REQUIRED = (*_REQUIRED, "n_outputs_", "_output_units")
 _TARGET_METADATA = {"classes_", "n_classes_", "target_type_", "n_outputs_expected_"}
 
 
-def _custom_target_encoder(cls: type, state: dict[str, Any]) -> bool:
+def custom_target_encoder(cls: type, state: dict[str, Any]) -> bool:
+    """Whether the saved ``target_encoder_`` is a subclass's own, not ours."""
     encoder = state.get("target_encoder_")
     return encoder is not None and type(encoder) is not cls._DEFAULT_TARGET_ENCODER
 
@@ -213,7 +210,7 @@ def check_state(cls: type, state: dict[str, Any]) -> None:
     classifier = issubclass(cls, KerasClassifier)
     schema = _CLASSIFIER_STATE if classifier else _REGRESSOR_STATE
     ours = cls in (KerasClassifier, KerasRegressor)
-    custom_encoder = _custom_target_encoder(cls, state)
+    custom_encoder = custom_target_encoder(cls, state)
     if ours and custom_encoder:
         raise Damaged(
             f"attribute 'target_encoder_' is a {type(state['target_encoder_'])}, "
@@ -360,166 +357,12 @@ def _check_classifier_encoder(encoder: ClassifierTargetEncoder) -> None:
     several = isinstance(encoder.classes_, list)
     classes = columns if several else [encoder.classes_]
     n_classes = [len(c) for c in columns] if several else len(columns[0])
-    if not _same_labels(classes, columns) or encoder.n_classes_ != n_classes:
+    if not same_labels(classes, columns) or encoder.n_classes_ != n_classes:
         raise Damaged("classes_ and n_classes_ contradict its column_classes_")
 
 
-def _same_labels(one: list[np.ndarray], other: list[np.ndarray]) -> bool:
+def same_labels(one: list[np.ndarray], other: list[np.ndarray]) -> bool:
     return len(one) == len(other) and all(
         a.dtype == b.dtype and a.shape == b.shape and bool(np.all(a == b))
         for a, b in zip(one, other, strict=True)
     )
-
-
-def check_against_model(
-    cls: type, params: dict[str, Any], state: dict[str, Any]
-) -> None:
-    """Raise if the fitted state contradicts itself or the loaded ``model_``."""
-    _check_features(state)
-    units = _output_units(state)
-    if issubclass(cls, KerasClassifier):
-        _check_heads(params, state, units)
-        if state["target_kind_"] is not None:
-            _check_classes(state)
-        elif not _custom_target_encoder(cls, state):
-            raise Damaged("attribute 'target_kind_' is None, for labels it encodes")
-    elif not _custom_target_encoder(cls, state):
-        _check_targets(state, units)
-    if params.get("mc_dropout"):
-        try:
-            check_has_dropout(state["model_"], params["mc_dropout"])
-        except ValueError as error:
-            raise Damaged(
-                f"parameter 'mc_dropout' contradicts the model: {error}"
-            ) from None
-
-
-def _check_features(state: dict[str, Any]) -> None:
-    n_features, shape = state["n_features_in_"], state["X_shape_"]
-    if shape[1] != n_features:
-        raise Damaged(
-            f"attribute 'n_features_in_' = {n_features} contradicts X_shape_ = {shape}"
-        )
-    names = state.get("feature_names_in_")
-    if names is not None and names.shape != (n_features,):
-        raise Damaged(
-            f"attribute 'feature_names_in_' has {len(names)} names for "
-            f"{n_features} features"
-        )
-    encoder = state["feature_encoder_"]
-    if not isinstance(encoder, FunctionTransformer) or encoder.func is not None:
-        return  # the user's encoder decides what the model gets
-    if getattr(encoder, "n_features_in_", n_features) != n_features:
-        raise Damaged(
-            f"the feature encoder's n_features_in_ = {encoder.n_features_in_} "
-            f"contradicts n_features_in_ = {n_features}"
-        )
-    inputs = getattr(state["model_"], "inputs", None)
-    if inputs and len(inputs) == 1:
-        expected = tuple(inputs[0].shape[1:])
-        if len(expected) != len(shape) - 1 or any(
-            e is not None and e != s for e, s in zip(expected, shape[1:], strict=True)
-        ):
-            raise Damaged(
-                f"attribute 'X_shape_' = {shape} contradicts the model's input "
-                f"shape {(None, *expected)}"
-            )
-
-
-def _output_units(state: dict[str, Any]) -> list[int]:
-    """Units of each output of the model: from its graph, else from one call."""
-    model = state["model_"]
-    outputs = getattr(model, "outputs", None)
-    if outputs:
-        return [int(t.shape[-1]) if t.shape else 1 for t in outputs]
-    shape = (1, *state["X_shape_"][1:])
-    X = np.zeros(shape, dtype=state.get("X_dtype_", np.float32))
-    encoder = state["feature_encoder_"]
-    if not isinstance(encoder, FunctionTransformer) or encoder.func is not None:
-        X = encoder.transform(X)
-    return [int(output.shape[-1]) for output in Forward(model)(X)]
-
-
-def _check_heads(params: dict[str, Any], state: dict[str, Any], units: list[int]):
-    """``heads_`` must be what inspecting the model finds (``logits`` decided)."""
-    logits = params.get("logits", "auto")
-    try:
-        found = inspect_heads(state["model_"], logits, output_units=units)
-    except ValueError as error:  # e.g. one logits value per output
-        raise Damaged(f"parameter 'logits' contradicts the model: {error}") from None
-    heads = state["heads_"]
-    if len(heads) != len(found):
-        raise Damaged(
-            f"attribute 'heads_' has {len(heads)} heads; the model has "
-            f"{len(found)} outputs"
-        )
-    for head, inspected in zip(heads, found, strict=True):
-        # Undecided from the graph: fit decided it from the outputs.
-        if inspected.logits is None and isinstance(head.logits, bool):
-            inspected = dataclasses.replace(inspected, logits=head.logits)
-        if head != inspected:
-            raise Damaged(
-                f"attribute 'heads_' contradicts the model: the file says {head}, "
-                f"the model's output is {inspected}"
-            )
-
-
-def _check_classes(state: dict[str, Any]) -> None:
-    kind, heads = state["target_kind_"], state["heads_"]
-    classes = state.get("_head_classes")
-    if classes is None or len(classes) != len(heads):
-        raise Damaged(
-            f"attribute '_head_classes' does not give classes for each of the "
-            f"{len(heads)} heads"
-        )
-    try:
-        _targets.check_enough_classes(classes, kind)
-        for head, head_classes in zip(heads, classes, strict=True):
-            _targets.check_head_units(head, head_classes, kind)
-    except ValueError as error:
-        raise Damaged(f"attribute 'classes_' contradicts the model: {error}") from None
-    one_column = kind in (_targets.BINARY, _targets.MULTICLASS)
-    if one_column and (kind == _targets.BINARY) != (len(classes[0]) == 2):
-        raise Damaged(
-            f"attribute 'target_kind_' = {kind!r} for {len(classes[0])} classes"
-        )
-    multioutput = kind == _targets.MULTIOUTPUT
-    saved = state.get("classes_")
-    if multioutput != isinstance(saved, list) or not _same_labels(
-        saved if multioutput else [saved], classes
-    ):
-        raise Damaged(f"attribute 'classes_' = {shown(saved)} contradicts heads_")
-    n_classes = [len(c) for c in classes] if multioutput else len(classes[0])
-    if state.get("n_classes_") != n_classes:
-        raise Damaged(
-            f"attribute 'n_classes_' = {state.get('n_classes_')} is not {n_classes}"
-        )
-    n_outputs = len(heads) if multioutput else 1
-    if kind == _targets.MULTILABEL:
-        n_outputs = len(classes[0])
-    _expect(state, "n_outputs_", n_outputs)
-    _expect(state, "y_ndim_", 1 if one_column else 2)
-    _check_encoder_outputs(state)
-
-
-def _check_targets(state: dict[str, Any], units: list[int]) -> None:
-    _expect(state, "_output_units", units)
-    _expect(state, "n_outputs_", sum(units))
-    _expect(state, "y_ndim_", 1 if sum(units) == 1 else 2)
-    _check_encoder_outputs(state)
-
-
-def _check_encoder_outputs(state: dict[str, Any]) -> None:
-    """The default target encoder saw the columns of y the estimator did."""
-    encoder = state.get("target_encoder_")
-    if encoder is not None and hasattr(encoder, "n_outputs_"):
-        seen = {"target_encoder_.n_outputs_": encoder.n_outputs_}
-        _expect(seen, "target_encoder_.n_outputs_", state["n_outputs_"])
-
-
-def _expect(state: dict[str, Any], name: str, expected: Any) -> None:
-    if state.get(name) != expected:
-        raise Damaged(
-            f"attribute {name!r} = {shown(state.get(name))} contradicts the "
-            f"model and the other attributes, which give {expected!r}"
-        )
