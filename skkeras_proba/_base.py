@@ -34,11 +34,7 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-)
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from skkeras_proba._common import batch_size_for
 from skkeras_proba._compat import (
@@ -51,18 +47,23 @@ from skkeras_proba._compat import (
 from skkeras_proba._fit import (
     SCIKERAS_CONSTRAINTS,
     TRAINING_CONTROL_CONSTRAINTS,
-    VALIDATION_LOSS,
     BestEpoch,
     FitRun,
     check_fit_arguments,
-    holdout_indices,
-    warn_if_tail_lacks_classes,
+    finish_training,
+    fit_holdout,
 )
 from skkeras_proba._forward import (
-    KERAS_PREDICT_KWARGS,
     Decode,
     Forward,
     needs_keras_predict_loop,
+)
+from skkeras_proba._routing import (
+    compiled_fit_settings,
+    fit_setting,
+    predict_arguments,
+    routed_params,
+    routed_predict_kwargs,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes
 from skkeras_proba._sparse_input import keras_feeds_sparse_to
@@ -445,7 +446,16 @@ class BaseWrapper(ScikerasFixes):
             self._check_continuation(y)
         if weight is not None:
             X, y, weight = _weighted_rows(X, y, weight)
-        holdout = self._holdout(X, y, kwargs)  # its errors before any change
+        holdout = fit_holdout(  # its errors before any change
+            X,
+            y,
+            self._stratify_labels(y),
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            random_state=self.random_state,
+            validation_split=fit_setting(self, "validation_split", kwargs),
+            validation_data=fit_setting(self, "validation_data", kwargs),
+        )
         self._scikeras_seeding_off()
         with run:
             if reset:
@@ -461,7 +471,7 @@ class BaseWrapper(ScikerasFixes):
                 self.model_,
                 [*self._fit_callbacks, *([stopper] if stopper else [])],
                 data,
-                self._compiled_fit_settings(data[0], kwargs),
+                compiled_fit_settings(self, data[0], kwargs),
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 fresh=fresh,
@@ -472,39 +482,12 @@ class BaseWrapper(ScikerasFixes):
                 self._fit_keras(
                     run, data, fresh, stopper, warm_start, epochs, initial_epoch, kwargs
                 )
-        self._set_training_attributes(stopper, epochs)
+        history = getattr(self, "history_", {})
+        vars(self).update(finish_training(self.model_, history, stopper, epochs))
         self._forward = self._new_forward()
         self._after_training(X)
 
     # ------------------------------------------------------ training control
-
-    def _holdout(
-        self, X: Any, y: Any, kwargs: dict[str, Any]
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Rows of the early-stopping split, or None without early stopping.
-
-        Without it, warns when Keras' ``validation_split`` tail misrepresents
-        the classes (see ``_fit._early_stopping``).
-        """
-        split = self._fit_setting("validation_split", kwargs)
-        if not self.early_stopping:
-            warn_if_tail_lacks_classes(self._stratify_labels(y), split)
-            return None
-        if y is not None:
-            check_consistent_length(X, y)  # X is not validated yet
-        if split or self._fit_setting("validation_data", kwargs) is not None:
-            raise ValueError(
-                "early_stopping=True validates on a hold-out of "
-                f"validation_fraction={self.validation_fraction!r} of the rows, "
-                "so the fit takes no validation_split or validation_data of its "
-                "own. Drop those, or set early_stopping=False."
-            )
-        return holdout_indices(
-            num_samples(X),
-            self._stratify_labels(y),
-            self.validation_fraction,
-            self.random_state,
-        )
 
     def _stratify_labels(self, y: Any) -> np.ndarray | None:
         """Labels a hold-out is stratified by; None: a shuffled split."""
@@ -530,39 +513,6 @@ class BaseWrapper(ScikerasFixes):
         )
         y = None if y is None else y[train]
         return safe_indexing(X, train), y, None if weight is None else weight[train]
-
-    @contextlib.contextmanager
-    def _fit_callback_added(self, callback: BestEpoch | None) -> Iterator[None]:
-        """The user's fit callbacks and ``callback`` (if any) while Keras trains."""
-        if callback is None:
-            yield
-            return
-        callbacks = self._fit_callbacks
-        self._fit_callbacks = [*callbacks, callback]
-        try:
-            yield
-        finally:
-            self._fit_callbacks = callbacks
-
-    def _set_training_attributes(self, stopper: BestEpoch | None, epochs: int) -> None:
-        """``n_iter_``, ``loss_curve_`` and the validation attributes of a fit.
-
-        They describe the epochs in ``history_``: this fit's, and the earlier
-        ones ``partial_fit`` adds to. With early stopping, the best epoch's
-        weights are put back into ``model_`` (Keras' ``EarlyStopping`` does so
-        only when it stops training).
-        """
-        history = getattr(self, "history_", {})
-        self.loss_curve_ = [float(loss) for loss in history.get("loss", [])]
-        self.n_iter_ = len(self.loss_curve_)
-        self.validation_loss_curve_ = None
-        self.best_validation_loss_ = None
-        if stopper is None:
-            return
-        stopper.restore(self.model_)
-        self.validation_loss_curve_ = [float(v) for v in history[VALIDATION_LOSS]]
-        self.best_validation_loss_ = stopper.best_loss
-        stopper.warn_if_still_improving(self.n_iter_, epochs)
 
     # ------------------------------------------- hooks, scikeras' behaviour
 
@@ -688,17 +638,8 @@ class BaseWrapper(ScikerasFixes):
             y,
             self.predict(X),
             sample_weight=sample_weight,
-            **self._routed_params("score"),
+            **routed_params(self, "score"),
         )
-
-    def _routed_params(self, destination: str) -> dict[str, Any]:
-        """Parameters ``<destination>__<name>``, by name, as scikeras routes them."""
-        prefix = f"{destination}__"
-        return {
-            name[len(prefix) :]: value
-            for name, value in self.get_params(deep=False).items()
-            if name.startswith(prefix)
-        }
 
     # ------------------------------------------------------------- fit loop
 
@@ -718,7 +659,7 @@ class BaseWrapper(ScikerasFixes):
         ``data`` is ``(x, y, sample_weight)`` as the model takes them;
         ``kwargs`` the fit's other Keras arguments.
         """
-        setting = functools.partial(self._fit_setting, kwargs=kwargs)
+        setting = functools.partial(fit_setting, self, kwargs=kwargs)
         run.set_loop(
             self.model_,
             self._fit_callbacks,
@@ -728,10 +669,7 @@ class BaseWrapper(ScikerasFixes):
             kwargs,
         )
         x_fit, y_fit, weight_fit = run.keras_data(self.model_, *data, setting, kwargs)
-        with (
-            self._model_to_train(run, fresh=fresh),
-            self._fit_callback_added(stopper),
-        ):
+        with self._model_to_train(run, fresh, stopper):
             self._fit_keras_model(
                 x_fit,
                 y_fit,
@@ -742,49 +680,21 @@ class BaseWrapper(ScikerasFixes):
                 **kwargs,
             )
 
-    def _compiled_fit_settings(self, x: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Keras ``fit`` arguments of this fit as scikeras routes them, but the data's.
-
-        ``batch_size=-1`` (all rows) resolved against ``x``, the model's input.
-        """
-        settings = {
-            name: getattr(self, name)
-            for name in self._fit_kwargs - _FIT_CALL_ARGUMENTS
-            if hasattr(self, name)
-        }
-        routed = {
-            name: value
-            for name, value in self._routed_params("fit").items()
-            if not name.startswith("callbacks") and name not in _FIT_CALL_ARGUMENTS
-        }
-        settings = {**settings, **routed, **kwargs}
-        if "batch_size" in settings:
-            settings["batch_size"] = batch_size_for(settings["batch_size"], x)
-        return settings
-
-    def _fit_setting(self, name: str, kwargs: dict[str, Any]) -> Any:
-        """A ``keras.Model.fit`` argument as scikeras will pass it, or None.
-
-        As scikeras routes it: the call's keyword argument, else ``fit__<name>``,
-        else the estimator's parameter of that name if it goes to ``fit``.
-        """
-        if name in kwargs:
-            return kwargs[name]
-        if hasattr(self, f"fit__{name}"):
-            return getattr(self, f"fit__{name}")
-        return getattr(self, name, None) if name in self._fit_kwargs else None
-
     @contextlib.contextmanager
-    def _model_to_train(self, run: FitRun, fresh: bool) -> Iterator[None]:
+    def _model_to_train(
+        self, run: FitRun, fresh: bool, stopper: BestEpoch | None
+    ) -> Iterator[None]:
         """``model_`` and the fit's callbacks as the fit engine trains them.
 
         ``model_`` may be, while Keras trains, a trainer whose step is traced
         (see ``FitRun.training``); it is the estimator's own model again
-        afterwards, trained.
+        afterwards, trained. The callbacks are the user's and ``stopper``, the
+        early-stopping callback (if any), for this fit only.
         """
         model, callbacks = self.model_, self._fit_callbacks
         with run.training(model, callbacks, fresh) as (trainer, fit_callbacks):
-            self.model_, self._fit_callbacks = trainer, fit_callbacks
+            self.model_ = trainer
+            self._fit_callbacks = [*fit_callbacks, *([stopper] if stopper else [])]
             try:
                 yield
             finally:
@@ -834,17 +744,10 @@ class BaseWrapper(ScikerasFixes):
         comes out means the raw outputs of all rows never exist at once: memory
         stays at input + output + one batch.
         """
-        unknown = set(predict_kwargs) - KERAS_PREDICT_KWARGS
-        if unknown:
-            raise TypeError(
-                f"Got unexpected keyword arguments {sorted(unknown)}. Prediction "
-                "takes the arguments of keras.Model.predict: "
-                f"{sorted(KERAS_PREDICT_KWARGS)}."
-            )
+        requested = predict_arguments(self, predict_kwargs)  # TypeError first
         check_is_fitted(self)
         X, _ = self._validate_data(X, reset=False)
         features = self._encode_features(X)
-        requested = {**self._routed_predict_kwargs(), **predict_kwargs}
         if "batch_size" in requested:
             requested["batch_size"] = batch_size_for(requested["batch_size"], features)
         callbacks = getattr(self, "_predict_callbacks", [])
@@ -859,15 +762,6 @@ class BaseWrapper(ScikerasFixes):
         """Encoded X through Keras' own ``predict`` loop, for what only it does."""
         return self._forward.keras_predict(features, decode, **keras_kwargs)
 
-    def _routed_predict_kwargs(self) -> dict[str, Any]:
-        """``predict__batch_size``, ``predict__verbose``, ... set on the estimator."""
-        names = KERAS_PREDICT_KWARGS - {"callbacks"}  # callbacks are built at fit
-        return {
-            name: getattr(self, f"predict__{name}")
-            for name in names
-            if hasattr(self, f"predict__{name}")
-        }
-
     def _forward_unchecked(
         self, X: Any, decode: Decode | None = None
     ) -> list[np.ndarray]:
@@ -878,7 +772,7 @@ class BaseWrapper(ScikerasFixes):
 
     def _routed_batch_size(self, X: Any) -> int | None:
         """``predict__batch_size`` for validated X, -1 resolved to its rows."""
-        batch_size = self._routed_predict_kwargs().get("batch_size")
+        batch_size = routed_predict_kwargs(self).get("batch_size")
         return batch_size_for(batch_size, X)
 
     def _run_forward(
@@ -897,10 +791,6 @@ class BaseWrapper(ScikerasFixes):
         super().__setstate__(state)
         if "model_" in state:
             self._forward = self._new_forward()
-
-
-_FIT_CALL_ARGUMENTS = frozenset({"epochs", "initial_epoch", "sample_weight"})
-"""Keras ``fit`` arguments that every fit sets itself."""
 
 
 def _weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.ndarray]:

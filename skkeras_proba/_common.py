@@ -4,11 +4,14 @@ The fit engine (``_fit/``) and the forward pass (``_forward/``) each import
 these downward: Keras' default batch size, the rule that a batch size of -1
 means all rows at once (scikeras' convention), and the integer seed a
 scikit-learn ``random_state`` gives Keras. The estimators resolve -1 against
-their features with :func:`batch_size_for`.
+their features with :func:`batch_size_for`. Warnings raised anywhere in the
+package point at the user's call through :func:`user_stacklevel`.
 """
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ KERAS_DEFAULT_BATCH_SIZE = 32
 ALL_ROWS = -1
 """A batch size of -1: every row in one batch, as scikeras reads it."""
 _MAX_SEED = np.iinfo(np.int32).max
+_PACKAGE = str(Path(__file__).parent)
 
 
 def rows_per_batch(batch_size: int | None, n_rows: int) -> int | None:
@@ -53,3 +57,20 @@ def seed_from(random_state: int | np.random.RandomState | None) -> int | None:
     if isinstance(random_state, int | np.integer):
         return int(random_state)
     return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` at which ``warnings.warn`` shows the user's line.
+
+    The number of frames, from the function that warns up, that belong to
+    this package: the warning then points at the first caller outside it
+    (the user's ``fit``, or scikit-learn's inside a search) however deep the
+    package's own calls go, as pandas' ``find_stack_level`` does.
+    """
+    level = 0
+    frame = inspect.currentframe()
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level += 1
+        frame = frame.f_back
+    del frame  # a frame refers to its locals: no cycle kept alive
+    return level

@@ -26,6 +26,7 @@ import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
+from skkeras_proba._common import user_stacklevel
 from skkeras_proba._graph import (
     PROBABILITY_ACTIVATIONS,
     graph_outputs,
@@ -253,7 +254,7 @@ def resolve_heads(
                 f"like {'logits' if is_logits else 'probabilities'}. Pass "
                 f"logits={is_logits} to the estimator to make this explicit.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
             head = dataclasses.replace(head, logits=is_logits, source="outputs")
         resolved.append(head)
@@ -279,5 +280,5 @@ def warn_on_loss_mismatch(heads: Sequence[Head]) -> None:
                 f"{loss_class_name(head.loss)}(from_logits=True) to train it "
                 "correctly.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )

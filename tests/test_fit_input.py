@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from skkeras_proba import KerasClassifier
 from skkeras_proba._fit import FitRun
 from skkeras_proba._fit._input import untuned_input
+from skkeras_proba._routing import fit_setting
 from tests.backends import BACKEND, tensorflow_only
 from tests.models import fit_recording_logits_head, logits_head
 
@@ -29,7 +30,7 @@ def fit_data(X, y, model=logits_head, **params):
     params = {"epochs": EPOCHS, "batch_size": BATCH, **params}
     clf = KerasClassifier(model, **params).initialize(X, y)
     run = FitRun(clf.random_state, clf.steps_per_execution, clf.reuse_train_trace)
-    setting = functools.partial(clf._fit_setting, kwargs={})
+    setting = functools.partial(fit_setting, clf, kwargs={})
     return run.keras_data(clf.model_, X, y, None, setting, {})[0]
 
 

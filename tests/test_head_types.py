@@ -159,9 +159,12 @@ def subclassed_logits_model(meta):
 
 def test_subclassed_head_is_decided_from_training_outputs_with_a_warning():
     clf = KerasClassifier(subclassed_logits_model, epochs=5, random_state=0)
-    with pytest.warns(UserWarning, match="Pass logits=True"):
+    with pytest.warns(UserWarning, match="Pass logits=True") as record:
         clf.fit(X_IRIS, Y_IRIS)
     assert (clf.heads_[0].logits, clf.heads_[0].source) == (True, "outputs")
+    # The warning shows the user's fit call, not a line of this package.
+    guessed = [w for w in record if "Pass logits=True" in str(w.message)]
+    assert [w.filename for w in guessed] == [__file__]
     np.testing.assert_allclose(clf.predict_proba(X_IRIS).sum(axis=1), 1.0)
 
 

@@ -22,6 +22,7 @@ ABOVE_THE_ENGINES = (
     "_regressor",
     "_persistence",
     "_onnx",
+    "_routing",
     "_scikeras_fixes",
 )
 

@@ -222,10 +222,24 @@ def test_epochs_running_out_while_improving_warns_and_keeps_the_best():
         early_stopping=True,
         random_state=0,
     )
-    with pytest.warns(ConvergenceWarning, match="Raise epochs"):
+    with pytest.warns(ConvergenceWarning, match="Raise epochs") as record:
         clf.fit(WINE_X, WINE_Y)
     assert clf.n_iter_ == 2 and len(clf.validation_loss_curve_) == 2
     assert clf.best_validation_loss_ == min(clf.validation_loss_curve_)
+    assert _warned_at(record, "Raise epochs") == {__file__}
+
+
+def test_regressor_convergence_warning_points_at_the_users_call():
+    X, y = load_diabetes(return_X_y=True)
+    reg = KerasRegressor(models.linear_regression_head, early_stopping=True)
+    with pytest.warns(ConvergenceWarning, match="Raise epochs") as record:
+        reg.fit(X, y / 100)  # 1 epoch, still improving
+    assert _warned_at(record, "Raise epochs") == {__file__}
+
+
+def _warned_at(record: pytest.WarningsRecorder, text: str) -> set[str]:
+    """The files the warnings containing ``text`` point at: the user's line."""
+    return {w.filename for w in record if text in str(w.message)}
 
 
 def test_without_early_stopping_curves_follow_history_and_validation_is_none():
@@ -261,6 +275,7 @@ def test_keras_validation_split_on_sorted_classes_warns_once():
         clf.fit(WINE_X, WINE_Y)
     tail = [w for w in record if "validation_split=0.2" in str(w.message)]
     assert len(tail) == 1
+    assert tail[0].filename == __file__
 
 
 # ------------------------------------------------ errors, before any change

@@ -27,8 +27,9 @@ engine decides is how Keras is driven, each in one module:
 - ``_compiled.py``: compiled epochs, each epoch one compiled call of Keras'
   train step with callbacks between calls, and what they do not cover;
   ``_compiled_jax.py`` and ``_compiled_tensorflow.py`` run the epochs.
-- ``_early_stopping.py``: the stratified hold-out of ``early_stopping=True``
-  and the callback keeping the best epoch's weights.
+- ``_early_stopping.py``: the stratified hold-out of ``early_stopping=True``,
+  the callback keeping the best epoch's weights and the training attributes
+  a fit ends with (``n_iter_``, ``loss_curve_``, ...).
 - ``_parameters.py``: the constraints of every training parameter, also
   routed ``fit__*`` values.
 
@@ -52,10 +53,9 @@ from skkeras_proba._fit._compiled import (
     fit_compiled,
 )
 from skkeras_proba._fit._early_stopping import (
-    VALIDATION_LOSS,
     BestEpoch,
-    holdout_indices,
-    warn_if_tail_lacks_classes,
+    finish_training,
+    fit_holdout,
 )
 from skkeras_proba._fit._input import untuned_input
 from skkeras_proba._fit._loop import (
@@ -87,12 +87,11 @@ if TYPE_CHECKING:
 __all__ = [
     "SCIKERAS_CONSTRAINTS",
     "TRAINING_CONTROL_CONSTRAINTS",
-    "VALIDATION_LOSS",
     "BestEpoch",
     "FitRun",
     "check_fit_arguments",
-    "holdout_indices",
-    "warn_if_tail_lacks_classes",
+    "finish_training",
+    "fit_holdout",
 ]
 
 

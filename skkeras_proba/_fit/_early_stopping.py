@@ -22,8 +22,59 @@ import keras
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_consistent_length
+
+from skkeras_proba._common import user_stacklevel
+from skkeras_proba._compat import num_samples
 
 VALIDATION_LOSS = "val_loss"
+
+
+def fit_holdout(
+    X: Any,
+    y: Any,
+    labels: np.ndarray | None,
+    *,
+    early_stopping: bool,
+    validation_fraction: float,
+    random_state: int | np.random.RandomState | None,
+    validation_split: float | None,
+    validation_data: Any,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of a fit's early-stopping split, or None without early stopping.
+
+    Checked before anything is built or changed. Without early stopping, warns
+    when Keras' ``validation_split`` tail misrepresents the classes.
+
+    Parameters
+    ----------
+    X, y : array-like
+        The fit's rows, not validated yet; y may be None.
+    labels : ndarray of shape (n_rows,) or None
+        Labels to stratify by (``_stratify_labels``); None: a shuffled split.
+    early_stopping, validation_fraction, random_state : as the estimator's
+        Its parameters of those names.
+    validation_split, validation_data : as Keras' ``fit`` gets them
+        The fit's own validation settings, which early stopping excludes.
+
+    Returns
+    -------
+    (train, validation) or None
+        Sorted row indices of each part (see :func:`holdout_indices`).
+    """
+    if not early_stopping:
+        warn_if_tail_lacks_classes(labels, validation_split)
+        return None
+    if y is not None:
+        check_consistent_length(X, y)
+    if validation_split or validation_data is not None:
+        raise ValueError(
+            "early_stopping=True validates on a hold-out of "
+            f"validation_fraction={validation_fraction!r} of the rows, so the fit "
+            "takes no validation_split or validation_data of its own. Drop those, "
+            "or set early_stopping=False."
+        )
+    return holdout_indices(num_samples(X), labels, validation_fraction, random_state)
 
 
 def holdout_indices(
@@ -118,7 +169,7 @@ def warn_if_tail_lacks_classes(labels: np.ndarray | None, split: float) -> None:
         "early_stopping=True with validation_fraction for a stratified, shuffled "
         "hold-out, or shuffle X and y before fitting.",
         UserWarning,
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -185,5 +236,47 @@ class BestEpoch(keras.callbacks.Callback):
             f"{min(self.n_iter_no_change, epochs)} epochs), so training may not "
             "have converged. Raise epochs.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
+
+
+def finish_training(
+    model: keras.Model, history: dict[str, list], stopper: BestEpoch | None, epochs: int
+) -> dict[str, Any]:
+    """The best epoch's weights put back into ``model``; the fitted attributes.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The trained model; with early stopping it gets the weights of the
+        epoch of lowest validation loss (Keras' ``EarlyStopping`` restores
+        them only when it stops training).
+    history : dict
+        ``history_``: the epochs of this fit and of the earlier ones
+        ``partial_fit`` adds to.
+    stopper : BestEpoch or None
+        The fit's early-stopping callback; None without early stopping.
+    epochs : int
+        The epochs the fit was given: a ``ConvergenceWarning`` says when they
+        ran out before the stop rule hit.
+
+    Returns
+    -------
+    dict
+        ``loss_curve_``, ``n_iter_``, ``validation_loss_curve_`` and
+        ``best_validation_loss_`` (both None without early stopping).
+    """
+    loss_curve = [float(loss) for loss in history.get("loss", [])]
+    attributes = {
+        "loss_curve_": loss_curve,
+        "n_iter_": len(loss_curve),
+        "validation_loss_curve_": None,
+        "best_validation_loss_": None,
+    }
+    if stopper is None:
+        return attributes
+    stopper.restore(model)
+    attributes["validation_loss_curve_"] = [float(v) for v in history[VALIDATION_LOSS]]
+    attributes["best_validation_loss_"] = stopper.best_loss
+    stopper.warn_if_still_improving(len(loss_curve), epochs)
+    return attributes
