@@ -34,13 +34,12 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from skkeras_proba._common import batch_size_for
 from skkeras_proba._compat import (
     Interval,
     StrOptions,
-    check_sample_weight,
     num_samples,
     safe_indexing,
 )
@@ -62,10 +61,9 @@ from skkeras_proba._routing import (
     compiled_fit_settings,
     fit_setting,
     predict_arguments,
-    routed_params,
     routed_predict_kwargs,
 )
-from skkeras_proba._scikeras_fixes import ScikerasFixes
+from skkeras_proba._scikeras_fixes import ScikerasFixes, weighted_rows
 from skkeras_proba._sparse_input import keras_feeds_sparse_to
 
 
@@ -445,7 +443,7 @@ class BaseWrapper(ScikerasFixes):
             X, y = self._validate_data(X, y, reset=False)
             self._check_continuation(y)
         if weight is not None:
-            X, y, weight = _weighted_rows(X, y, weight)
+            X, y, weight = weighted_rows(X, y, weight)
         holdout = fit_holdout(  # its errors before any change
             X,
             y,
@@ -487,7 +485,7 @@ class BaseWrapper(ScikerasFixes):
         self._forward = self._new_forward()
         self._after_training(X)
 
-    # ------------------------------------------------------ training control
+    # ----------------------------------------------------- training control
 
     def _stratify_labels(self, y: Any) -> np.ndarray | None:
         """Labels a hold-out is stratified by; None: a shuffled split."""
@@ -618,29 +616,6 @@ class BaseWrapper(ScikerasFixes):
         """
         return self._score(X, y, sample_weight)
 
-    def _score(self, X: Any, y: Any, sample_weight: Any) -> Any:
-        """scikeras' ``score``: ``scorer`` with ``score__*`` parameters.
-
-        y is validated and rows of zero weight are left out before predicting,
-        as scikeras does, so a scorer sees arrays and only weighted rows.
-        """
-        check_is_fitted(self)
-        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X)
-            if not np.any(sample_weight):
-                raise ValueError(
-                    "All sample weights are zero, so there is nothing to score. "
-                    "Give at least one sample a positive weight."
-                )
-            X, y, sample_weight = _weighted_rows(X, y, sample_weight)
-        return self.scorer(
-            y,
-            self.predict(X),
-            sample_weight=sample_weight,
-            **routed_params(self, "score"),
-        )
-
     # ------------------------------------------------------------- fit loop
 
     def _fit_keras(
@@ -700,6 +675,8 @@ class BaseWrapper(ScikerasFixes):
             finally:
                 self.model_, self._fit_callbacks = model, callbacks
 
+    # --------------------------------------------------- the target encoder
+
     @property
     def _custom_target_encoder(self) -> bool:
         """Whether a subclass's ``target_encoder`` encodes y instead of ours."""
@@ -715,6 +692,8 @@ class BaseWrapper(ScikerasFixes):
         """Keras targets from ``target_encoder_``, one per output."""
         targets = self.target_encoder_.transform(y)
         return targets if isinstance(targets, list) else [targets]
+
+    # ----------------------------------------------------- the forward pass
 
     def _new_forward(self) -> Forward:
         """The traced forward pass of the fitted ``model_``."""
@@ -781,6 +760,8 @@ class BaseWrapper(ScikerasFixes):
         """Encoded X through the forward pass (a classifier may average passes)."""
         return self._forward(X, batch_size, decode)
 
+    # --------------------------------------------------------------- pickle
+
     def __getstate__(self) -> dict[str, Any]:
         # The traced function cannot be pickled; it is rebuilt on load.
         state = dict(super().__getstate__())  # may be self.__dict__ itself
@@ -791,19 +772,3 @@ class BaseWrapper(ScikerasFixes):
         super().__setstate__(state)
         if "model_" in state:
             self._forward = self._new_forward()
-
-
-def _weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.ndarray]:
-    """The rows of X, y and ``weight`` whose weight is not zero.
-
-    scikit-learn's semantics: a sample of zero weight is absent. X may be any
-    array-like (it is not validated yet); sparse formats that cannot be indexed
-    by row (COO, DIA, ...) become CSR, which validation would make of them.
-    """
-    kept = np.flatnonzero(weight)
-    if kept.size == weight.size:
-        return X, y, weight
-    if sp.issparse(X) and X.format not in ("csr", "csc"):
-        X = X.tocsr()
-    y = None if y is None else safe_indexing(y, kept)
-    return safe_indexing(X, kept), y, weight[kept]

@@ -15,15 +15,19 @@ from typing import Any
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 from scikeras.utils import loss_name, metric_name
 from scikeras.wrappers import BaseWrapper
 from sklearn.utils import compute_sample_weight
 from sklearn.utils.validation import (
+    check_array,
     check_consistent_length,
+    check_is_fitted,
     validate_data,
 )
 
-from skkeras_proba._compat import check_sample_weight
+from skkeras_proba._compat import check_sample_weight, safe_indexing
+from skkeras_proba._routing import routed_params
 from skkeras_proba._validation import needs_validation
 
 
@@ -161,6 +165,32 @@ class ScikerasFixes(BaseWrapper):
             )
         return weight
 
+    def _score(self, X: Any, y: Any, sample_weight: Any) -> Any:
+        """scikeras' ``score``: ``scorer`` with ``score__*`` parameters.
+
+        y is validated and rows of zero weight are left out before predicting,
+        as scikeras does, so a scorer sees arrays and only weighted rows; but
+        scikeras indexes X with a boolean mask, which fails on a list, a
+        DataFrame or a COO matrix, and calls all-zero weights "nothing to
+        train on". Pinned by ``test_rows_of_zero_weight_never_reach_the_scorer``.
+        """
+        check_is_fitted(self)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+            if not np.any(sample_weight):
+                raise ValueError(
+                    "All sample weights are zero, so there is nothing to score. "
+                    "Give at least one sample a positive weight."
+                )
+            X, y, sample_weight = weighted_rows(X, y, sample_weight)
+        return self.scorer(
+            y,
+            self.predict(X),
+            sample_weight=sample_weight,
+            **routed_params(self, "score"),
+        )
+
     def _scikeras_seeding_off(self) -> None:
         """Leave seeding to the fit engine (``_fit.FitRun``), not to scikeras.
 
@@ -293,3 +323,19 @@ def _input_dtype(X: Any) -> str:
     if dtype is not None and np.dtype(dtype).kind in "OUS":
         return keras.backend.floatx()
     return "numeric"
+
+
+def weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.ndarray]:
+    """The rows of X, y and ``weight`` whose weight is not zero.
+
+    scikit-learn's semantics: a sample of zero weight is absent. X may be any
+    array-like (it is not validated yet); sparse formats that cannot be indexed
+    by row (COO, DIA, ...) become CSR, which validation would make of them.
+    """
+    kept = np.flatnonzero(weight)
+    if kept.size == weight.size:
+        return X, y, weight
+    if sp.issparse(X) and X.format not in ("csr", "csc"):
+        X = X.tocsr()
+    y = None if y is None else safe_indexing(y, kept)
+    return safe_indexing(X, kept), y, weight[kept]
