@@ -11,6 +11,7 @@ package point at the user's call through :func:`user_stacklevel`.
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ KERAS_DEFAULT_BATCH_SIZE = 32
 ALL_ROWS = -1
 """A batch size of -1: every row in one batch, as scikeras reads it."""
 _MAX_SEED = np.iinfo(np.int32).max
-_PACKAGE = str(Path(__file__).parent)
+_PACKAGE = f"{Path(__file__).parent}{os.sep}"  # its files, not a sibling's
 
 
 def rows_per_batch(batch_size: int | None, n_rows: int) -> int | None:
