@@ -226,10 +226,32 @@ def worker(repeats: int, search_repeats: int) -> dict:
     return {"first": first, "later": later, "search": searched["ours"]}
 
 
+def keras_fit_worker() -> dict:
+    """This process's first fits of ours through Keras' fit (``compile_epochs=False``).
+
+    What a first fit cost before compiled epochs, measured as the worker
+    measures its first fits, for issue 23's "no slower" target.
+    """
+    first = {}
+    for case in fit_cases():
+        model = estimators(case.epochs)["ours"].set_params(compile_epochs=False)
+        start = time.perf_counter()
+        keras_fit(model, case)
+        first[case.name] = time.perf_counter() - start
+    return {"first": first}
+
+
 def on_backend(backend: str, repeats: int, search_repeats: int) -> dict:
-    """:func:`worker` in a fresh interpreter on ``backend``."""
+    """:func:`worker` in a fresh interpreter on ``backend``, and in another
+    :func:`keras_fit_worker` (its first fits under ``"first (Keras' fit)"``)."""
+    result = _fresh_process(backend, "worker", str(repeats), str(search_repeats))
+    result["first (Keras' fit)"] = _fresh_process(backend, "keras-fit")["first"]
+    return result
+
+
+def _fresh_process(backend: str, *args: str) -> dict:
     done = subprocess.run(
-        [sys.executable, __file__, "worker", str(repeats), str(search_repeats)],
+        [sys.executable, __file__, *args],
         env={**os.environ, "KERAS_BACKEND": backend},
         capture_output=True,
         text=True,
@@ -249,6 +271,11 @@ def print_first_fits(workers: dict[str, dict]) -> None:
             for case in result["first"]
         )
         print(f"  {backend:<11}{cells}")
+        through_keras = ", ".join(
+            f"{case} {seconds:.2f} s"
+            for case, seconds in result["first (Keras' fit)"].items()
+        )
+        print(f"  {'':<11}through Keras' fit (compile_epochs=False): {through_keras}")
 
 
 # -------------------------------------------------------------------- printing
@@ -299,10 +326,17 @@ def print_search_table(seconds: dict[str, float], repeats: int) -> None:
 
 
 def fit_targets(
-    fits: dict[str, dict[str, float]], searches: dict[str, float]
+    fits: dict[str, dict[str, float]],
+    searches: dict[str, float],
+    workers: dict[str, dict],
 ) -> list[tuple[str, float, str, float]]:
-    """Issue 9's and issue 23's targets as (label, value, operator, bound)."""
+    """Issue 9's and issue 23's targets as (label, value, operator, bound).
+
+    The first-fit target compares the first fit of a fresh process (the
+    first case), compiled epochs against Keras' fit, each in its own process.
+    """
     breast_cancer, digits = list(fits.values())[:2]
+    first_case = next(iter(fits))
     return [
         ("fit breast cancer: ours/raw keras", _ratio(breast_cancer), "<=", 0.6),
         ("fit digits: ours/raw keras", _ratio(digits), "<=", 0.6),
@@ -327,6 +361,18 @@ def fit_targets(
             )
         ),
         *(
+            (
+                f"first fit {first_case}: ours ({backend})/compile_epochs=False",
+                result["first"][first_case] / result["first (Keras' fit)"][first_case],
+                "<=",
+                1.0,
+            )
+            for backend, result in (
+                ("TF", workers["tensorflow"]),
+                ("JAX", workers["jax"]),
+            )
+        ),
+        *(
             (f"search: ours ({backend})/MLPClassifier", ratio, "<=", 1.0)
             for backend, ratio in (
                 ("TF", searches["ours"] / searches["MLPClassifier"]),
@@ -342,3 +388,5 @@ def _ratio(seconds: dict[str, float]) -> float:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
     print(json.dumps(worker(int(sys.argv[2]), int(sys.argv[3]))))
+if __name__ == "__main__" and sys.argv[1:2] == ["keras-fit"]:
+    print(json.dumps(keras_fit_worker()))

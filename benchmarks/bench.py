@@ -744,7 +744,7 @@ def fit_table_section(config: Config) -> list[tuple[str, float, str, float]]:
     searches = time_searches(config.search_repeats)
     searches["ours (JAX)"] = workers["jax"]["search"]
     print_search_table(searches, config.search_repeats)
-    return fit_targets(fits, searches)
+    return fit_targets(fits, searches, workers)
 
 
 def _median_difference(times: dict[str, list[float]]) -> float:
