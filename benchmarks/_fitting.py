@@ -23,7 +23,10 @@ Inputs are standardised and float32.
    that process (compilation included), then the median of later fits of ours
    (an architecture already compiled, as every fold after a search's first),
    and the search with ``n_jobs=1``. The fit and search tables gain a JAX
-   column from it, and a line with each backend's first fit.
+   column from it, and a line with each backend's first fit. Then
+   ``python benchmarks/_fitting.py keras-fit``, in another fresh interpreter
+   per backend, times the same first fits through Keras' own fit
+   (``compile_epochs=False``): what compiled epochs must not be slower than.
 """
 
 from __future__ import annotations
@@ -242,8 +245,10 @@ def keras_fit_worker() -> dict:
 
 
 def on_backend(backend: str, repeats: int, search_repeats: int) -> dict:
-    """:func:`worker` in a fresh interpreter on ``backend``, and in another
-    :func:`keras_fit_worker` (its first fits under ``"first (Keras' fit)"``)."""
+    """:func:`worker` and :func:`keras_fit_worker`, each in a fresh interpreter.
+
+    The second's first fits come under ``"first (Keras' fit)"``.
+    """
     result = _fresh_process(backend, "worker", str(repeats), str(search_repeats))
     result["first (Keras' fit)"] = _fresh_process(backend, "keras-fit")["first"]
     return result
