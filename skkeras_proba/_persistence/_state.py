@@ -362,6 +362,7 @@ def _check_classifier_encoder(encoder: ClassifierTargetEncoder) -> None:
 
 
 def same_labels(one: list[np.ndarray], other: list[np.ndarray]) -> bool:
+    """Whether two lists of label arrays are equal, dtypes and shapes too."""
     return len(one) == len(other) and all(
         a.dtype == b.dtype and a.shape == b.shape and bool(np.all(a == b))
         for a, b in zip(one, other, strict=True)
