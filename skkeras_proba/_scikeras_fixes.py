@@ -158,11 +158,7 @@ class ScikerasFixes(BaseWrapper):
         )
         if class_weight is not None:
             weight = weight * compute_sample_weight(class_weight, y)
-        if not np.any(weight):
-            raise ValueError(
-                "All sample weights are zero, so there is nothing to train on. "
-                "Give at least one sample a positive weight."
-            )
+        _check_some_weight(weight, "train on")
         return weight
 
     def _score(self, X: Any, y: Any, sample_weight: Any) -> Any:
@@ -178,11 +174,7 @@ class ScikerasFixes(BaseWrapper):
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X)
-            if not np.any(sample_weight):
-                raise ValueError(
-                    "All sample weights are zero, so there is nothing to score. "
-                    "Give at least one sample a positive weight."
-                )
+            _check_some_weight(sample_weight, "score")
             X, y, sample_weight = weighted_rows(X, y, sample_weight)
         return self.scorer(
             y,
@@ -323,6 +315,15 @@ def _input_dtype(X: Any) -> str:
     if dtype is not None and np.dtype(dtype).kind in "OUS":
         return keras.backend.floatx()
     return "numeric"
+
+
+def _check_some_weight(weight: np.ndarray, nothing_to: str) -> None:
+    """Raise unless some sample has a positive weight (fit and score alike)."""
+    if not np.any(weight):
+        raise ValueError(
+            f"All sample weights are zero, so there is nothing to {nothing_to}. "
+            "Give at least one sample a positive weight."
+        )
 
 
 def weighted_rows(X: Any, y: Any, weight: np.ndarray) -> tuple[Any, Any, np.ndarray]:
