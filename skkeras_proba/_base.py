@@ -49,6 +49,7 @@ from skkeras_proba._fit import (
     BestEpoch,
     FitRun,
     check_fit_arguments,
+    check_parameters,
     finish_training,
     fit_holdout,
 )
@@ -282,6 +283,14 @@ class BaseWrapper(ScikerasFixes):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.compile_epochs = compile_epochs
+
+    def _validate_params(self) -> None:
+        # scikit-learn's check, which a deeply nested value would crash.
+        check_parameters(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            type(self).__name__,
+        )
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_") and hasattr(self, "_forward")

@@ -368,6 +368,29 @@ def test_bad_parameter_is_rejected_leaving_a_fitted_estimator_unchanged(
         np.testing.assert_array_equal(now, before)
 
 
+@pytest.mark.parametrize("name", ["batch_size", "fit__batch_size"])
+def test_parameter_nested_too_deeply_to_show_is_rejected_naming_it(fitted, name):
+    # scikit-learn's message shows the value: repr overflowed Python's stack.
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    model, weights = fitted.model_, fitted.model_.get_weights()
+    params = fitted.get_params(deep=False)
+    clf = fitted.set_params(**{name: deep})
+    try:
+        nested = f"'{name}' parameter of KerasClassifier is nested"
+        with pytest.raises(InvalidParameterError, match=nested):
+            clf.fit(WINE_X, WINE_Y)
+    finally:  # the fixture is shared: put the parameter back
+        if name in params:
+            clf.set_params(**{name: params[name]})
+        else:
+            delattr(clf, name)
+    assert clf.model_ is model
+    for now, before in zip(clf.model_.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(now, before)
+
+
 @pytest.mark.parametrize("given", [{"batch_size": 0}, {"epochs": -2}])
 def test_bad_fit_keyword_argument_is_rejected(given):
     clf = KerasClassifier(models.logits_head)

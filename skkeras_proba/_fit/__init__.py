@@ -69,6 +69,7 @@ from skkeras_proba._fit._parameters import (
     SCIKERAS_CONSTRAINTS,
     TRAINING_CONTROL_CONSTRAINTS,
     check_fit_arguments,
+    check_parameters,
 )
 from skkeras_proba._fit._seeding import (
     FitRandomState,
@@ -90,6 +91,7 @@ __all__ = [
     "BestEpoch",
     "FitRun",
     "check_fit_arguments",
+    "check_parameters",
     "finish_training",
     "fit_holdout",
 ]

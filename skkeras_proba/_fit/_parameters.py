@@ -18,6 +18,7 @@ import keras
 
 from skkeras_proba._compat import (
     Interval,
+    InvalidParameterError,
     Options,
     StrOptions,
     validate_parameter_constraints,
@@ -85,4 +86,31 @@ def check_fit_arguments(estimator: Any, kwargs: dict[str, Any]) -> None:
     constraints = {
         key: KERAS_FIT_CONSTRAINTS[key.removeprefix("fit__")] for key in given
     }
-    validate_parameter_constraints(constraints, given, type(estimator).__name__)
+    check_parameters(constraints, given, type(estimator).__name__)
+
+
+def check_parameters(
+    constraints: dict[str, list[Any]], params: dict[str, Any], caller: str
+) -> None:
+    """scikit-learn's check of ``params`` against ``constraints``, for any value.
+
+    scikit-learn's error message shows the rejected value with ``repr``, which
+    exceeds Python's recursion limit on a value nested thousands deep: that
+    value is rejected with the same ``InvalidParameterError``, naming it.
+    """
+    try:
+        validate_parameter_constraints(constraints, params, caller)
+    except RecursionError:
+        name = next(name for name, value in params.items() if not _printable(value))
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {caller} is nested too deeply to be "
+            "checked or shown. Give it a value of the documented type."
+        ) from None
+
+
+def _printable(value: Any) -> bool:
+    try:
+        repr(value)
+    except RecursionError:
+        return False
+    return True
