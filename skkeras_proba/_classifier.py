@@ -108,8 +108,9 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         are drawn from ``random_state``. 0 switches it off. The model must
         contain ``Dropout`` layers; the passes run on a copy of it, so its
         weights are held twice in memory.
-    class_weight : dict, "balanced" or None, default=None
-        Weights per class, folded into ``sample_weight`` (never in place).
+    class_weight : dict, list of dict, "balanced" or None, default=None
+        Weights per class, folded into ``sample_weight`` (never in place);
+        a list holds one dict per output of a multi-output y.
     warm_start : bool, default=False
         If True, ``fit`` continues training the current model.
     random_state : int, RandomState instance or None, default=None
@@ -278,7 +279,7 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         **BaseWrapper._parameter_constraints,
         "logits": [StrOptions({"auto"}), "boolean", list, tuple],
         "mc_dropout": [Interval(Integral, 0, None, closed="left")],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
     }
 
     def __init__(

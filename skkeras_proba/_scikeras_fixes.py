@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import reprlib
 from collections import defaultdict
+from numbers import Real
 from typing import Any
 
 import keras
@@ -157,6 +159,7 @@ class ScikerasFixes(BaseWrapper):
             check_sample_weight(sample_weight, X, dtype=np.float32), copy=True
         )
         if class_weight is not None:
+            _check_class_weight(class_weight)
             weight = weight * compute_sample_weight(class_weight, y)
         _check_some_weight(weight, "train on")
         return weight
@@ -315,6 +318,31 @@ def _input_dtype(X: Any) -> str:
     if dtype is not None and np.dtype(dtype).kind in "OUS":
         return keras.backend.floatx()
     return "numeric"
+
+
+def _check_class_weight(class_weight: Any) -> None:
+    """Raise unless every class weight given is a finite number.
+
+    ``compute_sample_weight`` takes any value: a NaN or infinite weight makes
+    the loss NaN, and the model then predicts NaN probabilities.
+    """
+    per_output = class_weight if isinstance(class_weight, list) else [class_weight]
+    for weights in per_output:
+        if not isinstance(weights, dict):
+            continue  # "balanced"; anything else compute_sample_weight rejects
+        bad = {
+            label: weight
+            for label, weight in weights.items()
+            if isinstance(weight, bool)
+            or not isinstance(weight, Real)
+            or not np.isfinite(weight)
+        }
+        if bad:
+            raise ValueError(
+                f"class_weight must give each class a finite number, but got "
+                f"{reprlib.repr(bad)}. Pass weights such as "
+                "class_weight={0: 1.0, 1: 2.0}, or class_weight='balanced'."
+            )
 
 
 def _check_some_weight(weight: np.ndarray, nothing_to: str) -> None:

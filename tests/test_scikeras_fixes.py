@@ -16,6 +16,7 @@ from tests.models import (
     linear_regression_head,
     logits_head,
     one_hot_softmax_head,
+    softmax_heads_per_column,
 )
 
 X, Y = load_iris(return_X_y=True)
@@ -84,6 +85,31 @@ def test_class_weight_leaves_callers_sample_weight_untouched():
     clf = KerasClassifier(logits_head, class_weight={0: 5.0, 1: 1.0, 2: 1.0})
     clf.fit(X, Y, sample_weight=weight)
     np.testing.assert_array_equal(weight, np.ones(len(Y)))
+
+
+@pytest.mark.parametrize(
+    "bad", [float("nan"), float("inf"), "heavy", [2.0], True], ids=repr
+)
+def test_class_weight_that_is_not_a_finite_number_is_rejected_before_training(bad):
+    # compute_sample_weight takes any value; NaN trained NaN probabilities.
+    clf = KerasClassifier(logits_head, epochs=1, random_state=0).fit(X, Y)
+    weights = clf.model_.get_weights()
+    clf.set_params(class_weight={0: bad, 1: 1.0, 2: 1.0})
+    with pytest.raises(ValueError, match="class_weight must give each class a finite"):
+        clf.fit(X, Y)
+    for now, before in zip(clf.model_.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(now, before)
+
+
+def test_class_weight_per_output_folds_into_a_multi_output_fit():
+    y = np.column_stack([Y, Y % 2])
+    one_per_output = [{0: 1.0, 1: 1.0, 2: 1.0}, {0: 1.0, 1: 3.0}]
+    clf = KerasClassifier(
+        softmax_heads_per_column, epochs=1, random_state=0, class_weight=one_per_output
+    )
+    assert clf.fit(X, y).predict(X).shape == y.shape
+    with pytest.raises(ValueError, match="finite"):
+        clf.set_params(class_weight=[{0: 1.0}, {0: float("nan")}]).fit(X, y)
 
 
 def test_seeded_fit_leaves_global_state_unchanged():
