@@ -12,13 +12,23 @@ scikeras user's routed parameters mean the same everywhere.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 from skkeras_proba._common import batch_size_for
+from skkeras_proba._compat import Interval
+from skkeras_proba._fit import KERAS_FIT_CONSTRAINTS, check_parameters
 from skkeras_proba._forward import KERAS_PREDICT_KWARGS
 
 FIT_CALL_ARGUMENTS = frozenset({"epochs", "initial_epoch", "sample_weight"})
 """Keras ``fit`` arguments that every fit sets itself."""
+
+_PREDICT_CONSTRAINTS: dict[str, list[Any]] = {
+    "batch_size": KERAS_FIT_CONSTRAINTS["batch_size"],
+    "verbose": KERAS_FIT_CONSTRAINTS["verbose"],
+    "steps": [Interval(Integral, 1, None, closed="left"), None],
+}
+"""``keras.Model.predict``'s arguments but ``callbacks``, as ``fit``'s are checked."""
 
 
 def routed_params(estimator: Any, destination: str) -> dict[str, Any]:
@@ -70,11 +80,13 @@ def compiled_fit_settings(
 def routed_predict_kwargs(estimator: Any) -> dict[str, Any]:
     """``predict__batch_size``, ``predict__verbose``, ... set on the estimator."""
     names = KERAS_PREDICT_KWARGS - {"callbacks"}  # callbacks are built at fit
-    return {
+    routed = {
         name: getattr(estimator, f"predict__{name}")
         for name in names
         if hasattr(estimator, f"predict__{name}")
     }
+    _check_predict_arguments(routed, type(estimator).__name__, prefix="predict__")
+    return routed
 
 
 def predict_arguments(estimator: Any, given: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +94,7 @@ def predict_arguments(estimator: Any, given: dict[str, Any]) -> dict[str, Any]:
 
     ``given`` are the keyword arguments a predict method was called with, as
     scikeras forwards them; any that ``keras.Model.predict`` does not take is
-    a ``TypeError``.
+    a ``TypeError``, a value it would not take an ``InvalidParameterError``.
     """
     unknown = set(given) - KERAS_PREDICT_KWARGS
     if unknown:
@@ -91,4 +103,20 @@ def predict_arguments(estimator: Any, given: dict[str, Any]) -> dict[str, Any]:
             "takes the arguments of keras.Model.predict: "
             f"{sorted(KERAS_PREDICT_KWARGS)}."
         )
+    _check_predict_arguments(given, f"{type(estimator).__name__}.predict")
     return {**routed_predict_kwargs(estimator), **given}
+
+
+def _check_predict_arguments(
+    values: dict[str, Any], caller: str, prefix: str = ""
+) -> None:
+    """Hold ``values`` to :data:`_PREDICT_CONSTRAINTS`, each named ``prefix + name``."""
+    checked = {
+        name: value for name, value in values.items() if name in _PREDICT_CONSTRAINTS
+    }
+    if checked:
+        check_parameters(
+            {prefix + name: _PREDICT_CONSTRAINTS[name] for name in checked},
+            {prefix + name: value for name, value in checked.items()},
+            caller,
+        )

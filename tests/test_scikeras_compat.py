@@ -13,6 +13,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.preprocessing import FunctionTransformer
 
 from skkeras_proba import KerasClassifier, KerasRegressor
+from skkeras_proba._compat import InvalidParameterError
 from skkeras_proba._forward import needs_keras_predict_loop
 from tests.models import linear_regression_head, logits_head, softmax_head
 
@@ -62,6 +63,27 @@ def test_predict_methods_take_keras_predict_arguments(fitted):
     np.testing.assert_allclose(through_keras, proba, atol=1e-6)
     np.testing.assert_array_equal(fitted.predict(X, verbose=0), fitted.predict(X))
     assert fitted.decision_function(X, batch_size=16).shape == (150, 3)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"batch_size": -5}, {"batch_size": "all"}, {"steps": 0}, {"verbose": "loud"}],
+    ids=repr,
+)
+def test_bad_keras_predict_argument_is_rejected_naming_it(fitted, given):
+    # Keras took them into an IndexError or a TypeError of its own.
+    (name,) = given
+    match = f"'{name}' parameter of KerasClassifier.predict must be"
+    with pytest.raises(InvalidParameterError, match=match):
+        fitted.predict_proba(X, **given)
+
+
+def test_bad_routed_predict_argument_is_rejected_naming_it():
+    routed = KerasClassifier(logits_head, epochs=1, random_state=0).fit(X, Y)
+    routed.set_params(predict__batch_size=0)
+    match = "'predict__batch_size' parameter of KerasClassifier must be"
+    with pytest.raises(InvalidParameterError, match=match):
+        routed.predict(X)
 
 
 def test_keras_predict_loop_runs_the_fitted_model_itself():

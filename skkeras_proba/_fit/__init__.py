@@ -66,6 +66,7 @@ from skkeras_proba._fit._loop import (
     untuned_input_allowed,
 )
 from skkeras_proba._fit._parameters import (
+    KERAS_FIT_CONSTRAINTS,
     SCIKERAS_CONSTRAINTS,
     TRAINING_CONTROL_CONSTRAINTS,
     check_fit_arguments,
@@ -86,6 +87,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "KERAS_FIT_CONSTRAINTS",
     "SCIKERAS_CONSTRAINTS",
     "TRAINING_CONTROL_CONSTRAINTS",
     "BestEpoch",
