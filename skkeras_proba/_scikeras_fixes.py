@@ -326,10 +326,14 @@ def _check_class_weight(class_weight: Any) -> None:
     ``compute_sample_weight`` takes any value: a NaN or infinite weight makes
     the loss NaN, and the model then predicts NaN probabilities.
     """
-    per_output = class_weight if isinstance(class_weight, list) else [class_weight]
-    for weights in per_output:
+    if not isinstance(class_weight, list):
+        class_weight = [class_weight] if isinstance(class_weight, dict) else []
+    for weights in class_weight:
         if not isinstance(weights, dict):
-            continue  # "balanced"; anything else compute_sample_weight rejects
+            raise ValueError(
+                "class_weight as a list holds one dict of class weights per "
+                f"output, but an item is {reprlib.repr(weights)}."
+            )
         bad = {
             label: weight
             for label, weight in weights.items()

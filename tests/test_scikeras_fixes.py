@@ -110,6 +110,8 @@ def test_class_weight_per_output_folds_into_a_multi_output_fit():
     assert clf.fit(X, y).predict(X).shape == y.shape
     with pytest.raises(ValueError, match="finite"):
         clf.set_params(class_weight=[{0: 1.0}, {0: float("nan")}]).fit(X, y)
+    with pytest.raises(ValueError, match="one dict of class weights per output"):
+        clf.set_params(class_weight=[{0: 1.0}, [1.0, 3.0]]).fit(X, y)
 
 
 def test_seeded_fit_leaves_global_state_unchanged():
