@@ -350,22 +350,9 @@ def fitted():
 def test_bad_parameter_is_rejected_leaving_a_fitted_estimator_unchanged(
     fitted, name, value
 ):
-    model, weights = fitted.model_, fitted.model_.get_weights()
-    params = fitted.get_params(deep=False)
-    clf = fitted.set_params(**{name: value})
-    try:
-        with pytest.raises(
-            InvalidParameterError, match=f"'{name}' parameter of KerasClassifier"
-        ):
-            clf.fit(WINE_X, WINE_Y)
-    finally:  # the fixture is shared: put the parameter back
-        if name in params:
-            clf.set_params(**{name: params[name]})
-        else:
-            delattr(clf, name)
-    assert clf.model_ is model
-    for now, before in zip(clf.model_.get_weights(), weights, strict=True):
-        np.testing.assert_array_equal(now, before)
+    _assert_rejected_leaving_unchanged(
+        fitted, name, value, f"'{name}' parameter of KerasClassifier"
+    )
 
 
 @pytest.mark.parametrize("name", ["batch_size", "fit__batch_size"])
@@ -374,12 +361,18 @@ def test_parameter_nested_too_deeply_to_show_is_rejected_naming_it(fitted, name)
     deep = []
     for _ in range(5000):
         deep = [deep]
+    _assert_rejected_leaving_unchanged(
+        fitted, name, deep, f"'{name}' parameter of KerasClassifier is nested"
+    )
+
+
+def _assert_rejected_leaving_unchanged(fitted, name, value, match):
+    """Refitting with ``name=value`` raises ``match``; the model is as it was."""
     model, weights = fitted.model_, fitted.model_.get_weights()
     params = fitted.get_params(deep=False)
-    clf = fitted.set_params(**{name: deep})
+    clf = fitted.set_params(**{name: value})
     try:
-        nested = f"'{name}' parameter of KerasClassifier is nested"
-        with pytest.raises(InvalidParameterError, match=nested):
+        with pytest.raises(InvalidParameterError, match=match):
             clf.fit(WINE_X, WINE_Y)
     finally:  # the fixture is shared: put the parameter back
         if name in params:
