@@ -165,6 +165,23 @@ def tf_op_determinism_enabled() -> bool:
     return bool(config.is_op_determinism_enabled())
 
 
+def tf_single_threaded_functions() -> contextlib.AbstractContextManager[None]:
+    """Run the block's ``tf.function`` calls on TensorFlow's single-threaded executor.
+
+    Why: the default executor hands every op of a graph to a thread pool; a
+    small model's training step is some 250 ops of microseconds each, and the
+    hand-offs cost more than the arithmetic (on it, the bench's compiled fits
+    of digits and of 50,000 rows took 1.6x and 1.9x as long). This executor
+    runs the ops in order on the calling thread; kernels still use the
+    intra-op pool for their own arithmetic. It is set per thread, and has no
+    public switch (2.21). When it can go: when ``tf.function`` takes an
+    executor, or the default one runs small ops inline.
+    """
+    from tensorflow.python.eager import context
+
+    return context.function_executor_type("SINGLE_THREADED_EXECUTOR")
+
+
 # Fits of ours now inside ``custom_gradients_released`` (any thread), and the
 # registry's names when the first of them began.
 _registry_lock = threading.Lock()

@@ -435,3 +435,17 @@ def test_shuffled_compiled_fits_score_as_keras_fits_over_seeds(data):
             scores[compiled].append(clf.fit(X, y).score(X, y))
     spread = max(np.ptp(scores[False]), 0.02)
     assert abs(np.mean(scores[True]) - np.mean(scores[False])) <= spread
+
+
+@requires_backend("tensorflow", reason="tf.distribute is TensorFlow's")
+def test_a_model_of_a_distribution_strategy_trains_with_keras_fit(data):
+    # Keras runs its step through the strategy's replicas; compiled epochs
+    # do not, and leave such a model to Keras' fit.
+    import tensorflow as tf
+
+    X, y = data
+    by_keras = classifier(shuffle=False, compile_epochs=False).fit(X, y)
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        in_scope = classifier(shuffle=False).fit(X, y)
+    assert in_scope.model_.train_function is not None
+    assert max_difference(in_scope.model_, by_keras.model_) <= 2e-6

@@ -118,8 +118,9 @@ def _model_unsupported_because(model: keras.Model) -> str | None:
         return "the model's train_step, test_step or fit is not Keras' own"
     if model.run_eagerly:
         return "the model is compiled to run eagerly"
-    if keras.backend.backend() == "jax" and not model.jit_compile:
-        return "the model is compiled without jit_compile"
+    backend_reason = _epochs_class().model_unsupported_because(model)
+    if backend_reason is not None:
+        return backend_reason
     if model.optimizer is None or all(
         loss is None for loss in keras.tree.flatten(model.loss)
     ):

@@ -150,6 +150,13 @@ class JaxEpochs:
     shuffles_as_keras = True
     """Each epoch's order is drawn from NumPy's global generator, as Keras'."""
 
+    @staticmethod
+    def model_unsupported_because(model: keras.Model) -> str | None:
+        """Why ``model`` must train with Keras' ``fit`` on JAX; None if it need not."""
+        if not model.jit_compile:
+            return "the model is compiled without jit_compile"
+        return None
+
     def __init__(self, model: keras.Model, data: tuple, batch_size: int) -> None:
         self._model = model
         self._data = jax.tree_util.tree_map(jnp.asarray, data)

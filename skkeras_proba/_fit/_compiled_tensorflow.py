@@ -13,6 +13,11 @@ dimension left open, so that the same model on another number of rows does
 not trace again. It is not compiled with XLA, as Keras' own TensorFlow fit
 on CPU is not: XLA draws other dropout masks from the same seeds.
 
+On a machine with CPUs only, the functions run on TensorFlow's
+single-threaded executor (``_compat.tf_single_threaded_functions``): a small
+model's step is hundreds of tiny ops, which the default executor spends more
+time scheduling on its thread pool than computing.
+
 Each epoch's row order comes from a generator of the fit's own, seeded from
 NumPy's global generator as training starts: taking the fit's turn at the
 process's generators each epoch would set TensorFlow's global seed each time,
@@ -22,12 +27,15 @@ takes many times as long).
 
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from skkeras_proba._compat import tf_single_threaded_functions
 
 _epochs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 compilations = 0
@@ -77,6 +85,32 @@ def _function(kind: str, model: keras.Model, batch_size: int):
     return functions[key]
 
 
+@functools.cache
+def _cpus_only() -> bool:
+    """Whether TensorFlow sees CPUs alone: a GPU's kernels keep the default executor."""
+    return all(d.device_type == "CPU" for d in tf.config.list_logical_devices())
+
+
+def distributed(model: keras.Model) -> bool:
+    """Whether ``model`` trains under a ``tf.distribute`` strategy.
+
+    Keras' ``fit`` runs such a model's step through the strategy's replicas
+    (``strategy.run``); outside every scope, ``tf.distribute.get_strategy()``
+    is the default strategy, which every undistributed model holds.
+    """
+    return (
+        tf.distribute.has_strategy()
+        or model.distribute_strategy is not tf.distribute.get_strategy()
+    )
+
+
+def _call(function: Any, *args: Any) -> Any:
+    if not _cpus_only():
+        return function(*args)
+    with tf_single_threaded_functions():
+        return function(*args)
+
+
 def _tensors(data: Any) -> Any:
     return tf.nest.map_structure(tf.convert_to_tensor, data)
 
@@ -99,6 +133,13 @@ class TensorflowEpochs:
 
     shuffles_as_keras = False
 
+    @staticmethod
+    def model_unsupported_because(model: keras.Model) -> str | None:
+        """Why ``model`` must train with Keras' ``fit`` on TensorFlow; None if not."""
+        if distributed(model):
+            return "the model is trained under a tf.distribute strategy"
+        return None
+
     def __init__(self, model: keras.Model, data: tuple, batch_size: int) -> None:
         self._model = model
         self._data = _tensors(_without_none(data))
@@ -111,7 +152,7 @@ class TensorflowEpochs:
         """Train one epoch on the rows in ``order``; the model holds the result."""
         order = tf.constant(order, tf.int32)
         epoch = _function("epoch", self._model, self._batch_size)
-        return epoch(self._data, order)
+        return _call(epoch, self._data, order)
 
     def hold(self, data: tuple) -> Any:
         """``data`` as tensors, for :meth:`evaluate` every epoch."""
@@ -119,7 +160,8 @@ class TensorflowEpochs:
 
     def evaluate(self, data: Any, batch_size: int) -> dict[str, Any]:
         """Keras' ``evaluate`` of the model on held ``data``, compiled: its logs."""
-        return _function("evaluate", self._model, batch_size)(data)
+        evaluate = _function("evaluate", self._model, batch_size)
+        return _call(evaluate, data)
 
 
 def _without_none(data: tuple) -> tuple:

@@ -60,12 +60,15 @@ _idle_lock = threading.Lock()
 def reusable_key(model: keras.Model) -> str | None:
     """The model's key if a trainer may train it, else None.
 
-    Large models are left to train themselves: an idle trainer holds a second
-    copy of the weights.
+    Large models are left to train themselves (an idle trainer holds a second
+    copy of the weights), and so are models of a ``tf.distribute`` strategy:
+    a trainer holds its variables outside the strategy.
     """
     if keras.backend.backend() != "tensorflow" or model.count_params() > MAX_PARAMETERS:
         return None
-    return architecture_key(model)
+    from skkeras_proba._fit._compiled_tensorflow import distributed
+
+    return None if distributed(model) else architecture_key(model)
 
 
 @contextlib.contextmanager
