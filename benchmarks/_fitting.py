@@ -22,8 +22,10 @@ Inputs are standardised and float32.
    interpreter per backend (``KERAS_BACKEND``): the first fit of each case in
    that process (compilation included), then the median of later fits of ours
    (an architecture already compiled, as every fold after a search's first),
-   and the search with ``n_jobs=1``. The fit and search tables gain a JAX
-   column from it, and a line with each backend's first fit. Then
+   and the search with ``n_jobs=1``, each repeat's time kept. The fit and
+   search tables gain a JAX column from it, a line with each backend's first
+   fit, and a line with each backend's searches in order: the first traces
+   or compiles each hidden size, the later ones reuse them. Then
    ``python benchmarks/_fitting.py keras-fit``, in another fresh interpreter
    per backend, times the same first fits through Keras' own fit
    (``compile_epochs=False``): what compiled epochs must not be slower than.
@@ -223,10 +225,18 @@ def worker(repeats: int, search_repeats: int) -> dict:
     X, y = _scaled(*load_digits(return_X_y=True))
     ours = estimators(SEARCH_EPOCHS)["ours"]
     grid = {"model__hidden": list(SEARCH_HIDDEN)}
-    searched = median_seconds(
-        {"ours": lambda: search(ours, grid, X, y)}, search_repeats, warm_up=False
-    )
-    return {"first": first, "later": later, "search": searched["ours"]}
+    searches = []
+    for _ in range(search_repeats):
+        gc.collect()
+        start = time.perf_counter()
+        search(ours, grid, X, y)
+        searches.append(time.perf_counter() - start)
+    return {
+        "first": first,
+        "later": later,
+        "search": statistics.median(searches),
+        "searches": searches,
+    }
 
 
 def keras_fit_worker() -> dict:
@@ -314,7 +324,9 @@ def print_fit_table(results: dict[str, dict[str, float]], repeats: int) -> None:
         )
 
 
-def print_search_table(seconds: dict[str, float], repeats: int) -> None:
+def print_search_table(
+    seconds: dict[str, float], repeats: int, workers: dict[str, dict]
+) -> None:
     print(
         f"  GridSearchCV, digits, {len(SEARCH_HIDDEN)} hidden sizes x "
         f"{SEARCH_FOLDS} folds, {SEARCH_EPOCHS} epochs; median of {repeats}"
@@ -328,6 +340,15 @@ def print_search_table(seconds: dict[str, float], repeats: int) -> None:
         f"  n_jobs=2 / n_jobs=1: {seconds['ours, n_jobs=2'] / seconds['ours']:.2f}x; "
         f"ours / MLPClassifier: {seconds['ours'] / seconds['MLPClassifier']:.1f}x"
     )
+    # The median of a process's searches mixes its first, which traces
+    # (TensorFlow) or compiles (JAX) each hidden size, with later ones.
+    print("  each worker process's searches, in order (ours / MLPClassifier):")
+    for backend, result in workers.items():
+        cells = ", ".join(
+            f"{t:.2f} s ({t / seconds['MLPClassifier']:.2f}x)"
+            for t in result["searches"]
+        )
+        print(f"  {backend:<11}{cells}")
 
 
 def fit_targets(

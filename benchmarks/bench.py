@@ -743,7 +743,7 @@ def fit_table_section(config: Config) -> list[tuple[str, float, str, float]]:
     _progress("searches")
     searches = time_searches(config.search_repeats)
     searches["ours (JAX)"] = workers["jax"]["search"]
-    print_search_table(searches, config.search_repeats)
+    print_search_table(searches, config.search_repeats, workers)
     return fit_targets(fits, searches, workers)
 
 
