@@ -65,6 +65,11 @@ from skkeras_proba._routing import (
     routed_predict_kwargs,
 )
 from skkeras_proba._scikeras_fixes import ScikerasFixes, weighted_rows
+from skkeras_proba._seed_states import (
+    SEED_STATES,
+    restore_seed_states,
+    seed_states,
+)
 from skkeras_proba._sparse_input import keras_feeds_sparse_to
 
 
@@ -772,12 +777,20 @@ class BaseWrapper(ScikerasFixes):
     # --------------------------------------------------------------- pickle
 
     def __getstate__(self) -> dict[str, Any]:
-        # The traced function cannot be pickled; it is rebuilt on load.
+        # The traced function cannot be pickled; it is rebuilt on load. The
+        # model pickles through Keras' saving, which leaves out the states of
+        # its seed generators: they travel beside it.
         state = dict(super().__getstate__())  # may be self.__dict__ itself
         state.pop("_forward", None)
+        if "model_" in state:
+            state[SEED_STATES] = seed_states(self.model_)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        model_seed_states = state.pop(SEED_STATES, None)
         super().__setstate__(state)
         if "model_" in state:
+            if model_seed_states is not None:
+                restore_seed_states(self.model_, model_seed_states)
             self._forward = self._new_forward()

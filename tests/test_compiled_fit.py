@@ -361,12 +361,10 @@ def test_warm_start_continues_training_as_keras_fit(data):
 
 @compiled_only
 def test_partial_fit_after_a_pickle_round_trip_trains_the_same_weights(data):
-    # Without dropout and shuffle: on JAX a pickle does not carry a dropout
-    # layer's seed state, and the reloaded model's first fit draws an extra
-    # shuffle while building its metrics, as Keras' own fit does (known
-    # issues of the round trip, whichever loop trains).
+    # With dropout and shuffling: the round trip keeps the dropout layer's
+    # seed state, and the reloaded model draws no shuffle of its own.
     X, y = data
-    straight = classifier(model__dropout=0.0, shuffle=False)
+    straight = classifier()
     reloaded = clone(straight)
     for _ in range(3):
         straight.partial_fit(X, y)

@@ -359,3 +359,72 @@ def test_file_holding_partial_fit_classes_of_earlier_versions_loads(tmp_path):
         np.testing.assert_array_equal(got[name], expected[name])
     loaded.partial_fit(X, Y)  # and trains on
     assert loaded.current_epoch == 2
+
+
+def dropout_logits(meta):
+    model = keras.Sequential(
+        [
+            keras.Input((meta["n_features_in_"],)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(meta["n_classes_"]),
+        ]
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+BUILD["dropout_logits"] = dropout_logits
+
+
+@pytest.fixture
+def dropout_trained():
+    return KerasClassifier(dropout_logits, epochs=2, random_state=0).partial_fit(X, Y)
+
+
+def _weights_difference(a, b):
+    return max(
+        float(np.max(np.abs(u - v)))
+        for u, v in zip(a.model_.get_weights(), b.model_.get_weights(), strict=True)
+    )
+
+
+def test_training_continued_after_a_round_trip_is_the_one_continued_without(
+    dropout_trained, tmp_path
+):
+    # The dropout layer's seed state is saved beside the model, which Keras'
+    # format leaves out: the masks, and so the weights, continue as they were.
+    loaded = _round_trip(dropout_trained, tmp_path)
+    loaded_again = load(tmp_path / "estimator.skkeras", custom_objects=BUILD)
+    for estimator in (dropout_trained, loaded, loaded_again):
+        estimator.partial_fit(X, Y)
+    assert _weights_difference(loaded, dropout_trained) <= 1e-6
+    assert _weights_difference(loaded_again, dropout_trained) <= 1e-6
+
+
+def test_seed_states_that_do_not_fit_the_model_raise_value_error(
+    dropout_trained, tmp_path
+):
+    save(dropout_trained, tmp_path / "saved.skkeras")
+    data = (tmp_path / "saved.skkeras").read_bytes()
+
+    def drop_seed_states(manifest):
+        manifest["estimator"]["state"]["_model_seed_states"] = []
+
+    path = _rewrite_manifest(data, tmp_path, drop_seed_states)
+    with pytest.raises(ValueError, match="_model_seed_states' contradicts the model"):
+        load(path, custom_objects=BUILD)
+
+
+def test_file_of_format_version_1_without_seed_states_loads(dropout_trained, tmp_path):
+    save(dropout_trained, tmp_path / "saved.skkeras")
+    data = (tmp_path / "saved.skkeras").read_bytes()
+
+    def as_version_1(manifest):
+        manifest["format_version"] = 1
+        del manifest["estimator"]["state"]["_model_seed_states"]
+
+    loaded = load(_rewrite_manifest(data, tmp_path, as_version_1), custom_objects=BUILD)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X), dropout_trained.predict_proba(X)
+    )

@@ -235,7 +235,7 @@ def fit_compiled(
     symbolic_build(
         model,
         keras.tree.map_structure(lambda a: None if a is None else a[:batch_size], data),
-        on_first_batch=orders.keras_builds,
+        on_first_batch=orders.keras_builds if _untrained(model) else _no_draw,
     )
     trainer = epochs_class(model, data, batch_size)
     trainer.compile()
@@ -269,6 +269,22 @@ def fit_compiled(
         model.optimizer.finalize_variable_values(model.trainable_weights)
     callbacks.on_train_end(logs)
     return model.history
+
+
+def _untrained(model: keras.Model) -> bool:
+    """Whether ``model``'s optimizer has yet to take a step.
+
+    Keras draws a shuffle to build a model object's compiled loss and metrics
+    on that object's first fit: for a new model, which the orders repeat, but
+    also for a trained one restored from a pickle or a file, where a
+    continued fit of the model not restored draws none. A trained model
+    draws none here either way, so the round trip keeps the row orders.
+    """
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+
+
+def _no_draw() -> None:
+    pass
 
 
 class _EpochOrders:

@@ -3,9 +3,11 @@
 The file is a zip archive:
 
 ``manifest.json``
-    ``{"format": "skkeras_proba", "format_version": 1, "library_version": ...,
+    ``{"format": "skkeras_proba", "format_version": 2, "library_version": ...,
     "estimator": ...}``: the estimator's class, its constructor parameters
-    (``get_params(deep=False)``) and its fitted attributes, as plain JSON data.
+    (``get_params(deep=False)``) and its fitted attributes, as plain JSON data,
+    with ``_model_seed_states``, the states of ``model_``'s seed generators
+    that Keras' format leaves out (format version 2; version 1 had none).
 ``keras/<n>.keras``
     Every Keras model the estimator holds (``model_``; ``model=`` or another
     parameter when it is a model instance), in Keras' own ``.keras`` format.

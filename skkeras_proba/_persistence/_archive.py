@@ -26,7 +26,7 @@ from skkeras_proba._persistence._checks import (
 from skkeras_proba._versions import __version__
 
 FORMAT = "skkeras_proba"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 MODEL_MEMBER = re.compile(r"keras/(0|[1-9][0-9]{0,5})\.keras")
 

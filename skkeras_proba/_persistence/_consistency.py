@@ -26,6 +26,7 @@ from skkeras_proba._persistence._checks import (
     shown,
 )
 from skkeras_proba._persistence._state import custom_target_encoder, same_labels
+from skkeras_proba._seed_states import SEED_STATES, check_seed_states
 
 
 def check_against_model(
@@ -42,6 +43,13 @@ def check_against_model(
             raise Damaged("attribute 'target_kind_' is None, for labels it encodes")
     elif not custom_target_encoder(cls, state):
         _check_targets(state, units)
+    if SEED_STATES in state:
+        try:
+            check_seed_states(state["model_"], state[SEED_STATES])
+        except ValueError as error:
+            raise Damaged(
+                f"attribute {SEED_STATES!r} contradicts the model: {error}"
+            ) from None
     if params.get("mc_dropout"):
         try:
             check_has_dropout(state["model_"], params["mc_dropout"])

@@ -40,6 +40,7 @@ from skkeras_proba._persistence._checks import (
     shown,
 )
 from skkeras_proba._regressor import KerasRegressor
+from skkeras_proba._seed_states import SEED_STATES
 
 
 def check_parameters(cls: type, params: dict[str, Any], user_code: UserCode) -> None:
@@ -153,6 +154,13 @@ _STATE: dict[str, tuple[Callable[[Any], bool], str]] = {
         "None or a float",
     ),
     "n_features_in_": (_positive, "a positive int"),
+    SEED_STATES: (
+        lambda v: (
+            isinstance(v, list)
+            and all(isinstance(a, np.ndarray) and a.dtype.kind in "iu" for a in v)
+        ),
+        "a list of integer arrays",
+    ),
     "n_outputs_": (_positive, "a positive int"),
     "n_outputs_expected_": (_positive, "a positive int"),
     "target_encoder_": (lambda v: isinstance(v, BaseEstimator), "an encoder"),

@@ -29,6 +29,7 @@ from skkeras_proba._persistence._checks import (
     MAX_NDIM,
     public_name,
 )
+from skkeras_proba._seed_states import SEED_STATES, seed_states
 
 # Rebuilt on load rather than saved: the traced forward pass, and the callback
 # instances fit makes from the ``callbacks`` parameter.
@@ -62,6 +63,8 @@ class Writer:
             for name, value in vars(estimator).items()
             if name not in params and name not in REBUILT
         }
+        if top and "model_" in fitted:  # Keras' format leaves them out
+            fitted[SEED_STATES] = seed_states(fitted["model_"])
         kind = "parameter" if not where else f"{where} parameter"
         state = "attribute" if not where else f"{where} attribute"
         return {
