@@ -26,7 +26,9 @@ def _seed_variables(model: keras.Model) -> list:
 
 def seed_states(model: keras.Model) -> list[np.ndarray]:
     """Each seed generator's state, in the order of ``model.variables``."""
-    return [keras.ops.convert_to_numpy(v) for v in _seed_variables(model)]
+    # Copied to a tensor first: NumPy warns when it takes a TensorFlow variable.
+    variables = _seed_variables(model)
+    return [keras.ops.convert_to_numpy(keras.ops.copy(v)) for v in variables]
 
 
 def check_seed_states(model: keras.Model, states: list[np.ndarray]) -> None:

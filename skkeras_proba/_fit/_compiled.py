@@ -280,7 +280,9 @@ def _untrained(model: keras.Model) -> bool:
     continued fit of the model not restored draws none. A trained model
     draws none here either way, so the round trip keeps the row orders.
     """
-    return int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+    # Compared first: NumPy warns when it takes a TensorFlow variable itself.
+    untrained = keras.ops.equal(model.optimizer.iterations, 0)
+    return bool(keras.ops.convert_to_numpy(untrained))
 
 
 def _no_draw() -> None:
