@@ -343,12 +343,10 @@ def print_search_table(
     # The median of a process's searches mixes its first, which traces
     # (TensorFlow) or compiles (JAX) each hidden size, with later ones.
     print("  each worker process's searches, in order (ours / MLPClassifier):")
+    mlp = seconds["MLPClassifier"]
     for backend, result in workers.items():
-        cells = ", ".join(
-            f"{t:.2f} s ({t / seconds['MLPClassifier']:.2f}x)"
-            for t in result["searches"]
-        )
-        print(f"  {backend:<11}{cells}")
+        searches = (f"{t:.2f} s ({t / mlp:.2f}x)" for t in result["searches"])
+        print(f"  {backend:<11}{', '.join(searches)}")
 
 
 def fit_targets(
