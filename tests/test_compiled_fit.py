@@ -447,3 +447,16 @@ def test_a_model_of_a_distribution_strategy_trains_with_keras_fit(data):
         in_scope = classifier(shuffle=False).fit(X, y)
     assert in_scope.model_.train_function is not None
     assert max_difference(in_scope.model_, by_keras.model_) <= 2e-6
+
+
+@requires_backend("tensorflow", reason="the executor is TensorFlow's")
+def test_epoch_calls_run_on_the_single_threaded_executor_with_cpus_only():
+    # What the call sees as its executor; a GPU keeps the default one.
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    from skkeras_proba._fit._compiled_tensorflow import _call
+
+    executor = _call(lambda: context.context().function_call_options.executor_type)
+    cpus_only = not tf.config.list_physical_devices("GPU")
+    assert (executor == "SINGLE_THREADED_EXECUTOR") == cpus_only
