@@ -19,6 +19,7 @@ per backend in :data:`BACKENDS` implements the epochs.
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -235,7 +236,7 @@ def fit_compiled(
     symbolic_build(
         model,
         keras.tree.map_structure(lambda a: None if a is None else a[:batch_size], data),
-        on_first_batch=orders.keras_builds if _untrained(model) else _no_draw,
+        on_first_batch=functools.partial(orders.keras_builds, model),
     )
     trainer = epochs_class(model, data, batch_size)
     trainer.compile()
@@ -285,10 +286,6 @@ def _untrained(model: keras.Model) -> bool:
     return bool(keras.ops.convert_to_numpy(untrained))
 
 
-def _no_draw() -> None:
-    pass
-
-
 class _EpochOrders:
     """Each epoch's row order: Keras' draws on JAX, the fit's own elsewhere.
 
@@ -303,8 +300,9 @@ class _EpochOrders:
         self._as_keras, self._n_rows, self._shuffle = as_keras, n_rows, shuffle
         self._generator: Any = np.random
 
-    def keras_builds(self) -> None:
-        if self._as_keras:
+    def keras_builds(self, model: keras.Model) -> None:
+        """Keras' shuffle as it builds ``model``, drawn where it draws (untrained)."""
+        if self._as_keras and _untrained(model):
             _epoch_order(np.random, self._n_rows, self._shuffle)
 
     def start(self) -> None:
