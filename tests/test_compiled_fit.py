@@ -204,6 +204,97 @@ def test_early_stopping_ends_training_between_epochs(data):
     assert len(history.history["loss"]) == 2  # no "improvement" of 10 after one
 
 
+class EpochEndHook(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+class StopAsTrainingBegins(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.model.stop_training = True
+
+
+def compiled_run(callbacks, epochs=5, shuffle=True):
+    """A seeded compiled fit of mlp(): its weights and history."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:ROWS]).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = mlp()
+    history = fit_compiled(
+        model,
+        (X, y[:ROWS], None),
+        epochs=epochs,
+        initial_epoch=0,
+        settings={"batch_size": BATCH, "shuffle": shuffle},
+        callbacks=callbacks,
+    )
+    return model.get_weights(), history.history
+
+
+@requires_backend("tensorflow", reason="only TensorFlow's compiled epochs share calls")
+@pytest.mark.parametrize("max_order_rows", [1 << 22, 2 * ROWS], ids=["one", "three"])
+def test_epochs_sharing_calls_train_as_one_epoch_per_call(monkeypatch, max_order_rows):
+    # Without an epoch hook the 5 epochs run in one call, or in calls of two
+    # epochs when the orders' bound is two epochs' rows; with one, a call each.
+    apart_weights, apart_history = compiled_run([EpochEndHook()])
+    monkeypatch.setattr(_compiled, "MAX_ORDER_ROWS", max_order_rows)
+    shared_weights, shared_history = compiled_run([])
+    for a, b in zip(apart_weights, shared_weights, strict=True):
+        np.testing.assert_allclose(b, a, atol=1e-6)
+    assert shared_history.keys() == apart_history.keys() == {"loss", "accuracy"}
+    for name, values in apart_history.items():
+        assert len(shared_history[name]) == len(values) == 5
+        np.testing.assert_allclose(shared_history[name], values, rtol=1e-6)
+
+
+@compiled_only
+def test_a_stop_asked_as_training_begins_trains_one_epoch_as_keras_fit(data):
+    X, y = data
+    model = mlp()
+    by_keras = model.fit(X, y, epochs=4, verbose=0, callbacks=[StopAsTrainingBegins()])
+    _, history = compiled_run([StopAsTrainingBegins()], epochs=4)
+    assert len(history["loss"]) == len(by_keras.history["loss"]) == 1
+
+
+class TestEpochsPerCall:
+    """How many epochs one compiled call trains."""
+
+    @pytest.fixture
+    def model(self):
+        model = mlp()
+        model.stop_training = False
+        return model
+
+    @staticmethod
+    def per_call(model, callbacks=(), validates=False, n_rows=1000, several=True):
+        epochs_class = type("Epochs", (), {"several_epochs_per_call": several})
+        return _compiled._epochs_per_call(
+            epochs_class, list(callbacks), model, validates, n_rows
+        )
+
+    def test_epochs_nothing_runs_between_share_calls_up_to_the_bound(self, model):
+        assert self.per_call(model) == _compiled.MAX_ORDER_ROWS // 1000
+
+    def test_rows_beyond_the_bound_still_train_an_epoch_per_call(self, model):
+        assert self.per_call(model, n_rows=_compiled.MAX_ORDER_ROWS + 1) == 1
+
+    @pytest.mark.parametrize(
+        "case",
+        ["epoch hook", "validation", "stop asked", "backend"],
+    )
+    def test_anything_between_epochs_takes_a_call_per_epoch(self, model, case):
+        model.stop_training = case == "stop asked"
+        assert (
+            self.per_call(
+                model,
+                callbacks=[EpochEndHook()] if case == "epoch hook" else [],
+                validates=case == "validation",
+                several=case != "backend",
+            )
+            == 1
+        )
+
+
 class TestCompiledFitUnsupportedBecause:
     """Which fits compiled epochs take, and why the others go to Keras' fit."""
 

@@ -46,6 +46,9 @@ BACKENDS = ("jax", "tensorflow")
 _MAX_SEED = np.iinfo(np.int32).max
 MAX_DATA_BYTES = 1 << 30
 """Training data larger than this stays with Keras' ``fit``, which batches it."""
+MAX_ORDER_ROWS = 1 << 22
+"""Row indices given to one call at most, when epochs share calls (16 MiB)."""
+EPOCH_HOOKS = ("on_epoch_begin", "on_epoch_end")
 
 # Keras fit arguments this engine honours, each with the values it supports
 # (a callable: whether a value is supported); any other argument, or value,
@@ -245,7 +248,7 @@ def fit_compiled(
     if validation is not None:
         validation = trainer.hold(_with_weights_per_output(_unpack(validation)))
     validation_batch_size = settings.get("validation_batch_size") or batch_size
-    callbacks = keras.callbacks.CallbackList(
+    callback_list = keras.callbacks.CallbackList(
         callbacks,
         add_history=True,
         add_progbar=False,
@@ -254,22 +257,58 @@ def fit_compiled(
         steps=-(-n_rows // batch_size),
         model=model,
     )
-    model.stop_training = False
-    callbacks.on_train_begin()
+    callback_list.on_train_begin()
+    per_call = _epochs_per_call(
+        epochs_class, callbacks, model, validation is not None, n_rows
+    )
     logs: dict[str, float] = {}
-    for epoch in range(backup_initial_epoch(model) or initial_epoch, epochs):
-        callbacks.on_epoch_begin(epoch)
-        logs = _floats(trainer.train_epoch(orders.next()))
-        if validation is not None:
-            val_logs = _floats(trainer.evaluate(validation, validation_batch_size))
-            logs.update({f"val_{name}": value for name, value in val_logs.items()})
-        callbacks.on_epoch_end(epoch, logs)
+    first_epoch = backup_initial_epoch(model) or initial_epoch
+    for chunk in _chunks(range(first_epoch, epochs), per_call):
+        callback_list.on_epoch_begin(chunk[0])
+        trained = trainer.train_epochs(orders.next(len(chunk)))
+        for epoch, epoch_logs in zip(chunk, trained, strict=True):
+            if epoch != chunk[0]:  # several per call: no callback hooks epochs
+                callback_list.on_epoch_begin(epoch)
+            logs = _floats(epoch_logs)
+            if validation is not None:
+                val_logs = _floats(trainer.evaluate(validation, validation_batch_size))
+                logs.update({f"val_{name}": value for name, value in val_logs.items()})
+            callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
     if epochs > 0:
         model.optimizer.finalize_variable_values(model.trainable_weights)
-    callbacks.on_train_end(logs)
+    callback_list.on_train_end(logs)
     return model.history
+
+
+def _epochs_per_call(
+    epochs_class: type,
+    callbacks: list[keras.callbacks.Callback],
+    model: keras.Model,
+    validates: bool,
+    n_rows: int,
+) -> int:
+    """How many epochs one call trains: several only where nothing runs between.
+
+    That is, where the backend's trainer can (``several_epochs_per_call``), no
+    callback but Keras' ``History`` (added after this check) hooks an epoch,
+    no validation runs after each epoch, and no callback asked to stop as
+    training began (Keras' ``fit`` then still trains one epoch). The epochs'
+    orders given to one call are bounded by :data:`MAX_ORDER_ROWS`.
+    """
+    if (
+        not epochs_class.several_epochs_per_call
+        or overrides_any_hook(callbacks, EPOCH_HOOKS)
+        or validates
+        or model.stop_training
+    ):
+        return 1
+    return max(1, MAX_ORDER_ROWS // n_rows)
+
+
+def _chunks(epochs: range, size: int) -> list[range]:
+    return [epochs[start : start + size] for start in range(0, len(epochs), size)]
 
 
 def _untrained(model: keras.Model) -> bool:
@@ -310,11 +349,17 @@ class _EpochOrders:
             seed = np.random.randint(_MAX_SEED)
             self._generator = np.random.RandomState(seed)
 
-    def next(self) -> np.ndarray:
+    def next(self, count: int) -> np.ndarray:
+        """The next ``count`` epochs' row orders, one per row."""
         if not self._as_keras:
-            return _epoch_order(self._generator, self._n_rows, self._shuffle)
+            return self._draw(self._generator, count)
         with process_random_state_turn():
-            return _epoch_order(np.random, self._n_rows, self._shuffle)
+            return self._draw(np.random, count)
+
+    def _draw(self, generator: Any, count: int) -> np.ndarray:
+        return np.stack(
+            [_epoch_order(generator, self._n_rows, self._shuffle) for _ in range(count)]
+        )
 
 
 def _epoch_order(generator: Any, n_rows: int, shuffle: bool) -> np.ndarray:

@@ -149,6 +149,8 @@ class JaxEpochs:
 
     shuffles_as_keras = True
     """Each epoch's order is drawn from NumPy's global generator, as Keras'."""
+    several_epochs_per_call = False
+    """A call is one epoch: a scan over epochs would be one more compilation."""
 
     @staticmethod
     def model_unsupported_because(model: keras.Model) -> str | None:
@@ -186,8 +188,11 @@ class JaxEpochs:
         order = order.astype(np.int32)
         return (self._state(), self._metrics_reset, self._data, order)
 
-    def train_epoch(self, order: np.ndarray) -> dict[str, Any]:
-        """Train one epoch on the rows in ``order``; the model holds the result."""
+    def train_epochs(self, orders: np.ndarray) -> list[dict[str, Any]]:
+        """Train an epoch per row of ``orders``: each epoch's logs."""
+        return [self._train_epoch(order) for order in orders]
+
+    def _train_epoch(self, order: np.ndarray) -> dict[str, Any]:
         logs, state = self._epoch(*self._epoch_args(order))
         model = self._model
         _assign(model.trainable_variables, state[0])

@@ -1,10 +1,14 @@
 """Compiled epochs on Keras' TensorFlow backend: a graph loop of Keras' train step.
 
-One epoch is one call of a ``tf.function``: the metrics reset, a
-``tf.while_loop`` calling the model's own ``train_step`` on each batch
-gathered from the data (held as tensors for the whole fit) in the epoch's row
-order, the last batch keeping the remaining rows (the batch dimension of the
-traced step is open), and the metrics' results.
+Epochs run in calls of a ``tf.function``, one or several per call: for each
+epoch the metrics reset, a ``tf.while_loop`` calls the model's own
+``train_step`` on each batch gathered from the data (held as tensors for the
+whole fit) in the epoch's row order, the last batch keeping the remaining rows
+(the batch dimension of the traced step is open), and the metrics' results
+are kept. Where no callback needs to run between epochs (``_compiled.py``
+decides), a fit's epochs share calls: each call saves TensorFlow's dispatch of
+the function, about a millisecond, which on small data is as long as the
+epoch's training.
 Keras' TensorFlow train step updates the model's variables in place, so the
 function belongs to its model: it is kept per model (a ``partial_fit`` or a
 warm start reuses it; a fresh model trains through an idle trainer of
@@ -46,41 +50,81 @@ def _take(data: Any, rows: tf.Tensor) -> Any:
     return tf.nest.map_structure(lambda a: tf.gather(a, rows), data)
 
 
-def _epoch_function(model: keras.Model, batch_size: int):
-    """One epoch of ``model``'s train step over the rows in ``order``."""
+def _epochs_function(model: keras.Model, batch_size: int):
+    """Epochs of ``model``'s train step, each over the rows in its order.
 
-    def epoch(data, order):
+    ``orders`` holds the epochs' row orders one after another (a flat vector,
+    so that a call for one epoch and a call for several share a trace); the
+    result is each metric's value at the end of each epoch, stacked. The loops
+    are written out rather than left to AutoGraph, which makes tracing slower
+    and would convert the model's own code, which Keras' ``fit`` leaves as it
+    is.
+    """
+
+    def epochs(data, orders):
         global compilations
         compilations += 1  # runs while tracing only
-        model.reset_metrics()
-        # One traced step serves every batch, the last, partial one included
-        # (its slice stops at the end): the step is traced once, not twice.
-        for start in tf.range(0, tf.shape(order)[0], batch_size):
-            model.train_step(_take(data, order[start : start + batch_size]))
-        return model.get_metrics_result()
+        n_rows = tf.shape(tf.nest.flatten(data)[0])[0]
+        n_epochs = tf.shape(orders)[0] // n_rows
 
-    return tf.function(epoch, reduce_retracing=True)
+        def train_batch(order, start):
+            # One traced step serves every batch, the last, partial one
+            # included (its slice stops at the end): traced once, not twice.
+            model.train_step(_take(data, order[start : start + batch_size]))
+            return (start + batch_size,)
+
+        def train_epoch(epoch, results):
+            model.reset_metrics()
+            order = orders[epoch * n_rows : (epoch + 1) * n_rows]
+            tf.while_loop(
+                lambda start: start < n_rows,
+                functools.partial(train_batch, order),
+                (tf.constant(0),),
+            )
+            epoch_results = model.get_metrics_result()
+            return epoch + 1, {
+                name: results[name].write(epoch, epoch_results[name])
+                for name in results
+            }
+
+        results = {
+            name: tf.TensorArray(value.dtype, n_epochs, element_shape=value.shape)
+            for name, value in model.get_metrics_result().items()
+        }
+        _, results = tf.while_loop(
+            lambda epoch, _: epoch < n_epochs, train_epoch, (tf.constant(0), results)
+        )
+        return {name: array.stack() for name, array in results.items()}
+
+    return tf.function(epochs, reduce_retracing=True, autograph=False)
 
 
 def _evaluation_function(model: keras.Model, batch_size: int):
-    """``model``'s test step over all rows in order: Keras' ``evaluate``."""
+    """``model``'s test step over all rows in order: Keras' ``evaluate``.
+
+    Its loop is written out, as :func:`_epochs_function`'s are.
+    """
 
     def evaluate(data):
         model.reset_metrics()
         n_rows = tf.shape(tf.nest.flatten(data)[0])[0]
-        for start in tf.range(0, n_rows, batch_size):
+
+        def test_batch(start):
             rows = tf.range(start, tf.minimum(start + batch_size, n_rows))
             model.test_step(_take(data, rows))
+            return (start + batch_size,)
+
+        tf.while_loop(lambda start: start < n_rows, test_batch, (tf.constant(0),))
         return model.get_metrics_result()
 
-    return tf.function(evaluate, reduce_retracing=True)
+    return tf.function(evaluate, reduce_retracing=True, autograph=False)
 
 
 def _function(kind: str, model: keras.Model, batch_size: int):
     functions = _epochs.setdefault(model, {})
     key = (kind, batch_size)
     if key not in functions:
-        make = _epoch_function if kind == "epoch" else _evaluation_function
+        make = _epochs_function if kind == "epochs" else _evaluation_function
         functions[key] = make(model, batch_size)
     return functions[key]
 
@@ -116,10 +160,12 @@ def _tensors(data: Any) -> Any:
 
 
 class TensorflowEpochs:
-    """Train ``model`` an epoch per call of a ``tf.function``.
+    """Train ``model`` an epoch, or several, per call of a ``tf.function``.
 
     ``shuffles_as_keras`` is False: the rows of each epoch come in an order of
-    the fit's own (see the module's docstring).
+    the fit's own (see the module's docstring). Several epochs can run in one
+    call (``several_epochs_per_call``), which saves a call's dispatch, the
+    metrics' reset and their results' fetch per epoch.
 
     Parameters
     ----------
@@ -132,6 +178,8 @@ class TensorflowEpochs:
     """
 
     shuffles_as_keras = False
+    several_epochs_per_call = True
+    """An epoch's order is an argument, not a draw: epochs can share a call."""
 
     @staticmethod
     def model_unsupported_because(model: keras.Model) -> str | None:
@@ -148,11 +196,15 @@ class TensorflowEpochs:
     def compile(self) -> None:
         """Nothing to do ahead: the function is traced at its first call."""
 
-    def train_epoch(self, order: np.ndarray) -> dict[str, Any]:
-        """Train one epoch on the rows in ``order``; the model holds the result."""
-        order = tf.constant(order, tf.int32)
-        epoch = _function("epoch", self._model, self._batch_size)
-        return _call(epoch, self._data, order)
+    def train_epochs(self, orders: np.ndarray) -> list[dict[str, Any]]:
+        """Train an epoch per row of ``orders``, in one call: each epoch's logs."""
+        epochs = _function("epochs", self._model, self._batch_size)
+        results = _call(epochs, self._data, tf.constant(orders.ravel(), tf.int32))
+        results = {name: values.numpy() for name, values in results.items()}
+        return [
+            {name: values[epoch] for name, values in results.items()}
+            for epoch in range(len(orders))
+        ]
 
     def hold(self, data: tuple) -> Any:
         """``data`` as tensors, for :meth:`evaluate` every epoch."""
