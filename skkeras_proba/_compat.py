@@ -182,6 +182,22 @@ def tf_single_threaded_functions() -> contextlib.AbstractContextManager[None]:
     return context.function_executor_type("SINGLE_THREADED_EXECUTOR")
 
 
+def tf_function_without_retracing_warning(function: Any) -> Any:
+    """``function``, a ``tf.function``, without TensorFlow's retracing warning.
+
+    Why: TensorFlow counts the traces of every ``tf.function`` made from one
+    Python function's code together, and warns of "excessive retracing" when
+    five of the last calls traced. Compiled epochs make one function per
+    model, traced at its first call by design; a search of new architectures,
+    whose fits take one call each when the epochs share it, looks to that
+    count like a function retraced in a loop. The switch is a private
+    attribute (2.21). When it can go: when ``tf.function`` takes such an
+    option, or counts traces per function.
+    """
+    function._omit_frequent_tracing_warning = True
+    return function
+
+
 # Fits of ours now inside ``custom_gradients_released`` (any thread), and the
 # registry's names when the first of them began.
 _registry_lock = threading.Lock()

@@ -204,6 +204,31 @@ def test_early_stopping_ends_training_between_epochs(data):
     assert len(history.history["loss"]) == 2  # no "improvement" of 10 after one
 
 
+@compiled_only
+def test_a_fit_after_one_stopped_early_trains_every_epoch_as_keras_fit(data):
+    # Keras' fit clears the stop a callback asked for in an earlier fit.
+    X, y = data
+    stopped = {}
+    for compiled in (False, True):
+        model = mlp()
+        stopper = keras.callbacks.EarlyStopping("loss", min_delta=10.0, patience=0)
+        model.fit(X, y, epochs=10, verbose=0, callbacks=[stopper])
+        assert model.stop_training
+        if compiled:
+            history = fit_compiled(
+                model,
+                (X, y, None),
+                epochs=3,
+                initial_epoch=0,
+                settings={},
+                callbacks=[],
+            )
+        else:
+            history = model.fit(X, y, epochs=3, verbose=0)
+        stopped[compiled] = len(history.history["loss"])
+    assert stopped[True] == stopped[False] == 3
+
+
 class EpochEndHook(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         pass
@@ -538,6 +563,24 @@ def test_a_model_of_a_distribution_strategy_trains_with_keras_fit(data):
         in_scope = classifier(shuffle=False).fit(X, y)
     assert in_scope.model_.train_function is not None
     assert max_difference(in_scope.model_, by_keras.model_) <= 2e-6
+
+
+@requires_backend("tensorflow", reason="the retracing warning is TensorFlow's")
+def test_new_architectures_fitted_in_turn_do_not_warn_of_retracing(data, caplog):
+    # Each model's function traces once, at its one call: not a retrace.
+    X, _ = data
+    for units in range(2, 9):
+        model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(units)])
+        model.compile("adam", "mse")
+        fit_compiled(
+            model,
+            (X, X[:, :units], None),
+            epochs=2,
+            initial_epoch=0,
+            settings={},
+            callbacks=[],
+        )
+    assert "retracing" not in caplog.text
 
 
 @requires_backend("tensorflow", reason="the executor is TensorFlow's")

@@ -257,6 +257,7 @@ def fit_compiled(
         steps=-(-n_rows // batch_size),
         model=model,
     )
+    model.stop_training = False
     callback_list.on_train_begin()
     per_call = _epochs_per_call(
         epochs_class, callbacks, model, validation is not None, n_rows

@@ -39,7 +39,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from skkeras_proba._compat import tf_single_threaded_functions
+from skkeras_proba._compat import (
+    tf_function_without_retracing_warning,
+    tf_single_threaded_functions,
+)
 
 _epochs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 compilations = 0
@@ -125,7 +128,7 @@ def _function(kind: str, model: keras.Model, batch_size: int):
     key = (kind, batch_size)
     if key not in functions:
         make = _epochs_function if kind == "epochs" else _evaluation_function
-        functions[key] = make(model, batch_size)
+        functions[key] = tf_function_without_retracing_warning(make(model, batch_size))
     return functions[key]
 
 
