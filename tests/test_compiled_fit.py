@@ -431,6 +431,22 @@ def test_refits_of_one_architecture_compile_once(data):
     assert compilations() == compiled_before
 
 
+@requires_backend(
+    "tensorflow",
+    reason="TensorFlow's trace takes any row count; JAX compiles per row count",
+)
+def test_other_rows_epochs_and_partial_fits_reuse_the_trace(data):
+    X, y = data
+    classifier().fit(X, y)  # the architecture's trainer traces
+    traced = compilations()
+    clf = classifier(random_state=1, epochs=2).fit(X[:-7], y[:-7])
+    assert compilations() == traced  # the trainer's trace, on other rows
+    clf.partial_fit(X[:50], y[:50])  # the model's own function traces once
+    clf.partial_fit(X[:61], y[:61])
+    clf.set_params(warm_start=True, epochs=3).fit(X[:40], y[:40])
+    assert compilations() == traced + 1
+
+
 def compilations():
     if BACKEND == "jax":
         from skkeras_proba._fit._compiled_jax import compilations

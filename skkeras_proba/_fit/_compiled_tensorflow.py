@@ -12,10 +12,11 @@ epoch's training.
 Keras' TensorFlow train step updates the model's variables in place, so the
 function belongs to its model: it is kept per model (a ``partial_fit`` or a
 warm start reuses it; a fresh model trains through an idle trainer of
-``_trace_reuse`` whose function is traced already) and traced with the batch
-dimension left open, so that the same model on another number of rows does
-not trace again. It is not compiled with XLA, as Keras' own TensorFlow fit
-on CPU is not: XLA draws other dropout masks from the same seeds.
+``_trace_reuse`` whose function is traced already) and traced with the row
+and batch dimensions left open, so that the same model on another number of
+rows or epochs does not trace again (``_function``). It is not compiled
+with XLA, as Keras' own TensorFlow fit on CPU is not: XLA draws other
+dropout masks from the same seeds.
 
 On a machine with CPUs only, the functions run on TensorFlow's
 single-threaded executor (``_compat.tf_single_threaded_functions``): a small
@@ -59,9 +60,9 @@ def _epochs_function(model: keras.Model, batch_size: int):
     ``orders`` holds the epochs' row orders one after another (a flat vector,
     so that a call for one epoch and a call for several share a trace); the
     result is each metric's value at the end of each epoch, stacked. The loops
-    are written out rather than left to AutoGraph, which makes tracing slower
-    and would convert the model's own code, which Keras' ``fit`` leaves as it
-    is.
+    are written out, for ``tf.function`` without AutoGraph (``_function``),
+    which makes tracing slower and would convert the model's own code, which
+    Keras' ``fit`` leaves as it is.
     """
 
     def epochs(data, orders):
@@ -99,7 +100,7 @@ def _epochs_function(model: keras.Model, batch_size: int):
         )
         return {name: array.stack() for name, array in results.items()}
 
-    return tf.function(epochs, reduce_retracing=True, autograph=False)
+    return epochs
 
 
 def _evaluation_function(model: keras.Model, batch_size: int):
@@ -120,15 +121,32 @@ def _evaluation_function(model: keras.Model, batch_size: int):
         tf.while_loop(lambda start: start < n_rows, test_batch, (tf.constant(0),))
         return model.get_metrics_result()
 
-    return tf.function(evaluate, reduce_retracing=True, autograph=False)
+    return evaluate
 
 
-def _function(kind: str, model: keras.Model, batch_size: int):
+def _function(kind: str, model: keras.Model, batch_size: int, data: Any):
+    """``model``'s ``kind`` function for data shaped as ``data``, any row count.
+
+    Traced with the row dimension open (and the orders of any length), so a
+    fit on other rows, a fit of other epochs and a ``partial_fit`` call the
+    same trace; data of another structure, dtype or feature shape gets a
+    function of its own.
+    """
+    signature = tf.nest.map_structure(
+        lambda a: tf.TensorSpec([None, *a.shape[1:]], a.dtype), data
+    )
     functions = _epochs.setdefault(model, {})
-    key = (kind, batch_size)
+    key = (kind, batch_size, repr(signature))
     if key not in functions:
-        make = _epochs_function if kind == "epochs" else _evaluation_function
-        functions[key] = tf_function_without_retracing_warning(make(model, batch_size))
+        if kind == "epochs":
+            function = _epochs_function(model, batch_size)
+            signature = (signature, tf.TensorSpec([None], tf.int32))
+        else:
+            function = _evaluation_function(model, batch_size)
+            signature = (signature,)
+        functions[key] = tf_function_without_retracing_warning(
+            tf.function(function, input_signature=signature, autograph=False)
+        )
     return functions[key]
 
 
@@ -201,7 +219,7 @@ class TensorflowEpochs:
 
     def train_epochs(self, orders: np.ndarray) -> list[dict[str, Any]]:
         """Train an epoch per row of ``orders``, in one call: each epoch's logs."""
-        epochs = _function("epochs", self._model, self._batch_size)
+        epochs = _function("epochs", self._model, self._batch_size, self._data)
         results = _call(epochs, self._data, tf.constant(orders.ravel(), tf.int32))
         results = {name: values.numpy() for name, values in results.items()}
         return [
@@ -215,7 +233,7 @@ class TensorflowEpochs:
 
     def evaluate(self, data: Any, batch_size: int) -> dict[str, Any]:
         """Keras' ``evaluate`` of the model on held ``data``, compiled: its logs."""
-        evaluate = _function("evaluate", self._model, batch_size)
+        evaluate = _function("evaluate", self._model, batch_size, data)
         return _call(evaluate, data)
 
 
