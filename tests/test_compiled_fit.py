@@ -188,19 +188,23 @@ def test_validation_logs_equal_keras_fit(data):
     assert_same_training(runs)
 
 
+def fit_from_the_start(model, x, y, epochs, callbacks=(), **settings):
+    """``fit_compiled`` of ``epochs`` epochs from the first, without weights."""
+    return fit_compiled(
+        model,
+        (x, y, None),
+        epochs=epochs,
+        initial_epoch=0,
+        settings=settings,
+        callbacks=list(callbacks),
+    )
+
+
 @compiled_only
 def test_early_stopping_ends_training_between_epochs(data):
     X, y = data
-    model = mlp()
     stopper = keras.callbacks.EarlyStopping("loss", min_delta=10.0, patience=0)
-    history = fit_compiled(
-        model,
-        (X, y, None),
-        epochs=10,
-        initial_epoch=0,
-        settings={},
-        callbacks=[stopper],
-    )
+    history = fit_from_the_start(mlp(), X, y, 10, [stopper])
     assert len(history.history["loss"]) == 2  # no "improvement" of 10 after one
 
 
@@ -215,14 +219,7 @@ def test_a_fit_after_one_stopped_early_trains_every_epoch_as_keras_fit(data):
         model.fit(X, y, epochs=10, verbose=0, callbacks=[stopper])
         assert model.stop_training
         if compiled:
-            history = fit_compiled(
-                model,
-                (X, y, None),
-                epochs=3,
-                initial_epoch=0,
-                settings={},
-                callbacks=[],
-            )
+            history = fit_from_the_start(model, X, y, 3)
         else:
             history = model.fit(X, y, epochs=3, verbose=0)
         stopped[compiled] = len(history.history["loss"])
@@ -245,13 +242,8 @@ def compiled_run(callbacks, epochs=5, shuffle=True):
     X = StandardScaler().fit_transform(X[:ROWS]).astype("float32")
     keras.utils.set_random_seed(0)
     model = mlp()
-    history = fit_compiled(
-        model,
-        (X, y[:ROWS], None),
-        epochs=epochs,
-        initial_epoch=0,
-        settings={"batch_size": BATCH, "shuffle": shuffle},
-        callbacks=callbacks,
+    history = fit_from_the_start(
+        model, X, y[:ROWS], epochs, callbacks, batch_size=BATCH, shuffle=shuffle
     )
     return model.get_weights(), history.history
 
@@ -588,14 +580,7 @@ def test_new_architectures_fitted_in_turn_do_not_warn_of_retracing(data, caplog)
     for units in range(2, 9):
         model = keras.Sequential([keras.Input((30,)), keras.layers.Dense(units)])
         model.compile("adam", "mse")
-        fit_compiled(
-            model,
-            (X, X[:, :units], None),
-            epochs=2,
-            initial_epoch=0,
-            settings={},
-            callbacks=[],
-        )
+        fit_from_the_start(model, X, X[:, :units], 2)
     assert "retracing" not in caplog.text
 
 
