@@ -321,9 +321,9 @@ def _untrained(model: keras.Model) -> bool:
     continued fit of the model not restored draws none. A trained model
     draws none here either way, so the round trip keeps the row orders.
     """
-    # Read as a tensor, compared in NumPy: NumPy warns when it takes a
-    # TensorFlow variable itself, and a comparison op would compile on JAX
-    # (20 ms of a first fit).
+    # Asked on JAX only (keras_builds). Read as a tensor, since NumPy warns
+    # when it takes a Keras variable itself, and compared in NumPy, since a
+    # comparison op would compile (20 ms of a first fit).
     iterations = keras.ops.convert_to_tensor(model.optimizer.iterations)
     return int(keras.ops.convert_to_numpy(iterations)) == 0
 
