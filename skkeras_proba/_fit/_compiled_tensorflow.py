@@ -215,12 +215,13 @@ class TensorflowEpochs:
         self._batch_size = batch_size
 
     def compile(self) -> None:
-        """Nothing to do ahead: the function is traced at its first call."""
+        """Take the model's epoch function for this data; traced at its first call."""
+        self._epochs = _function("epochs", self._model, self._batch_size, self._data)
 
     def train_epochs(self, orders: np.ndarray) -> list[dict[str, Any]]:
         """Train an epoch per row of ``orders``, in one call: each epoch's logs."""
-        epochs = _function("epochs", self._model, self._batch_size, self._data)
-        results = _call(epochs, self._data, tf.constant(orders.ravel(), tf.int32))
+        flat_orders = tf.constant(orders.ravel(), tf.int32)
+        results = _call(self._epochs, self._data, flat_orders)
         results = {name: values.numpy() for name, values in results.items()}
         return [
             {name: values[epoch] for name, values in results.items()}
