@@ -125,6 +125,16 @@ def _compiled_function(
         return compiled
 
 
+def _on_device(data: Any) -> Any:
+    """``data``'s arrays as JAX arrays, in JAX's dtypes (float64 to float32).
+
+    ``jax.device_put`` rather than ``jnp.asarray``, which compiles a
+    function for each new shape and dtype of NumPy array (about 10 ms each,
+    paid again for every fold of another size).
+    """
+    return jax.device_put(data)
+
+
 def _values(variables: list) -> list:
     return [v.value for v in variables]
 
@@ -161,7 +171,7 @@ class JaxEpochs:
 
     def __init__(self, model: keras.Model, data: tuple, batch_size: int) -> None:
         self._model = model
-        self._data = jax.tree_util.tree_map(jnp.asarray, data)
+        self._data = _on_device(data)
         self._n_rows = int(jax.tree_util.tree_leaves(self._data[0])[0].shape[0])
         self._batch_size = min(batch_size, self._n_rows)
         self._key = architecture_key(model)
@@ -203,7 +213,7 @@ class JaxEpochs:
 
     def hold(self, data: tuple) -> Any:
         """``data`` as device arrays, for :meth:`evaluate` every epoch."""
-        return jax.tree_util.tree_map(jnp.asarray, data)
+        return _on_device(data)
 
     def evaluate(self, data: Any, batch_size: int) -> dict[str, Any]:
         """Keras' ``evaluate`` of the model on held ``data``, compiled: its logs."""
