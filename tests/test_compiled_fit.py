@@ -249,19 +249,53 @@ def compiled_run(callbacks, epochs=5, shuffle=True):
 
 
 @requires_backend("tensorflow", reason="only TensorFlow's compiled epochs share calls")
-@pytest.mark.parametrize("max_order_rows", [1 << 22, 2 * ROWS], ids=["one", "three"])
-def test_epochs_sharing_calls_train_as_one_epoch_per_call(monkeypatch, max_order_rows):
-    # Without an epoch hook the 5 epochs run in one call, or in calls of two
-    # epochs when the orders' bound is two epochs' rows; with one, a call each.
+@pytest.mark.parametrize(
+    ("max_order_rows", "call_seconds", "calls"),
+    [(1 << 22, 60.0, [1, 4]), (2 * ROWS, 60.0, [1, 2, 2]), (1 << 22, 0.0, [1] * 5)],
+    ids=["as paced", "bounded by rows", "bounded by time"],
+)
+def test_epochs_sharing_calls_train_as_one_epoch_per_call(
+    monkeypatch, max_order_rows, call_seconds, calls
+):
+    # With an epoch hook, a call per epoch. Without one, the first call trains
+    # an epoch and the next ones as many as the pace and the orders' bound allow.
+    from skkeras_proba._fit._compiled_tensorflow import TensorflowEpochs
+
     apart_weights, apart_history = compiled_run([EpochEndHook()])
     monkeypatch.setattr(_compiled, "MAX_ORDER_ROWS", max_order_rows)
+    monkeypatch.setattr(_compiled, "CALL_SECONDS", call_seconds)
+    train_epochs, epochs_per_call = TensorflowEpochs.train_epochs, []
+
+    def recorded(self, orders):
+        epochs_per_call.append(len(orders))
+        return train_epochs(self, orders)
+
+    monkeypatch.setattr(TensorflowEpochs, "train_epochs", recorded)
     shared_weights, shared_history = compiled_run([])
+    assert epochs_per_call == calls
     for a, b in zip(apart_weights, shared_weights, strict=True):
         np.testing.assert_allclose(b, a, atol=1e-6)
     assert shared_history.keys() == apart_history.keys() == {"loss", "accuracy"}
     for name, values in apart_history.items():
         assert len(shared_history[name]) == len(values) == 5
         np.testing.assert_allclose(shared_history[name], values, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("limit", "last_count", "last_seconds", "expected"),
+    [
+        (100, 0, 0.0, 1),  # the first call measures the pace
+        (1, 3, 0.001, 1),  # something runs between epochs
+        (100, 1, 0.01, 50),  # 1 epoch in 10 ms: 50 in CALL_SECONDS
+        (20, 1, 0.01, 20),  # the bound
+        (100, 4, 10.0, 1),  # slower than CALL_SECONDS: still an epoch
+    ],
+)
+def test_the_next_call_trains_the_epochs_the_last_pace_fits_in_its_time(
+    monkeypatch, limit, last_count, last_seconds, expected
+):
+    monkeypatch.setattr(_compiled, "CALL_SECONDS", 0.5)
+    assert _compiled._epochs_in_next_call(limit, last_count, last_seconds) == expected
 
 
 @compiled_only

@@ -186,6 +186,40 @@ def test_predictions_come_from_the_trained_weights(data):
     )
 
 
+class Interrupted(Exception):
+    pass
+
+
+class InterruptAfterSecondEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise Interrupted
+
+
+@pytest.mark.parametrize("compile_epochs", [False, True])
+def test_a_fit_stopped_by_an_exception_keeps_the_epochs_trained(data, compile_epochs):
+    # As a KeyboardInterrupt between calls does: the model holds what was
+    # trained, whether it trained itself or through a trainer.
+    X, y = data
+    fit(X, y, compile_epochs=compile_epochs)  # an idle trainer for the next fit
+    fitted = {}
+    for reuse in (True, False):
+        clf = KerasClassifier(
+            mlp,
+            epochs=4,
+            batch_size=BATCH,
+            random_state=0,
+            callbacks=[InterruptAfterSecondEpoch()],
+            reuse_train_trace=reuse,
+            compile_epochs=compile_epochs,
+        )
+        with pytest.raises(Interrupted):
+            clf.fit(X, y)
+        fitted[reuse] = clf.model_
+    assert fitted[True].optimizer.iterations.numpy() == 2 * -(-len(X) // BATCH)
+    assert max_difference(fitted[True], fitted[False]) <= 1e-6
+
+
 def test_idle_trainers_are_bounded_per_architecture_and_in_all():
     keys = [f"test-architecture-{i}" for i in range(_trace_reuse.IDLE_TRAINERS + 2)]
     try:

@@ -20,6 +20,7 @@ per backend in :data:`BACKENDS` implements the epochs.
 from __future__ import annotations
 
 import functools
+import time
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,12 @@ MAX_DATA_BYTES = 1 << 30
 """Training data larger than this stays with Keras' ``fit``, which batches it."""
 MAX_ORDER_ROWS = 1 << 22
 """Row indices given to one call at most, when epochs share calls (16 MiB)."""
+CALL_SECONDS = 0.5
+"""How long a call of several epochs is planned to take, at most.
+
+Python runs only between calls: a KeyboardInterrupt lands when a call
+returns, so a fit's epochs are not all given to one call (which could take
+minutes) but to calls sized from the pace of the call before."""
 EPOCH_HOOKS = ("on_epoch_begin", "on_epoch_end")
 
 # Keras fit arguments this engine honours, each with the values it supports
@@ -264,9 +271,15 @@ def fit_compiled(
     )
     logs: dict[str, float] = {}
     first_epoch = backup_initial_epoch(model) or initial_epoch
-    for chunk in _chunks(range(first_epoch, epochs), per_call):
+    chunk, seconds = range(first_epoch, first_epoch), 0.0
+    while chunk.stop < epochs:
+        count = _epochs_in_next_call(per_call, len(chunk), seconds)
+        chunk = range(chunk.stop, min(chunk.stop + count, epochs))
         callback_list.on_epoch_begin(chunk[0])
-        trained = trainer.train_epochs(orders.next(len(chunk)))
+        row_orders = orders.next(len(chunk))
+        started = time.perf_counter()
+        trained = trainer.train_epochs(row_orders)
+        seconds = time.perf_counter() - started
         for epoch, epoch_logs in zip(chunk, trained, strict=True):
             if epoch != chunk[0]:  # several per call: no callback hooks epochs
                 callback_list.on_epoch_begin(epoch)
@@ -308,8 +321,17 @@ def _epochs_per_call(
     return max(1, MAX_ORDER_ROWS // n_rows)
 
 
-def _chunks(epochs: range, size: int) -> list[range]:
-    return [epochs[start : start + size] for start in range(0, len(epochs), size)]
+def _epochs_in_next_call(limit: int, last_count: int, last_seconds: float) -> int:
+    """Epochs for the next call: as many as fit :data:`CALL_SECONDS` at the last pace.
+
+    The first call (``last_count`` 0) trains one epoch, which gives the pace
+    (a first fit's first call, which traces, overstates it: the calls after
+    it grow). Never more than ``limit`` (:func:`_epochs_per_call`).
+    """
+    if last_count == 0 or limit == 1:
+        return 1
+    fitting = CALL_SECONDS * last_count / max(last_seconds, 1e-9)
+    return max(1, min(limit, int(fitting)))
 
 
 def _untrained(model: keras.Model) -> bool:
