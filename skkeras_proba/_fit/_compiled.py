@@ -303,7 +303,7 @@ def _epochs_per_call(
     validates: bool,
     n_rows: int,
 ) -> int:
-    """How many epochs one call trains: several only where nothing runs between.
+    """The most epochs one call may train: several only where nothing runs between.
 
     That is, where the backend's trainer can (``several_epochs_per_call``), no
     callback but Keras' ``History`` (added after this check) hooks an epoch,

@@ -77,8 +77,8 @@ def trained_by_trainer(model: keras.Model, key: str) -> Iterator[keras.Model]:
 
     Yields a trainer holding ``model``'s state: an idle one, whose train step
     is already traced, or else a new copy of ``model``, which traces it during
-    this fit and is kept idle afterwards. Once the fit has run, ``model``
-    holds the trained state.
+    this fit and is kept idle afterwards. Once the fit has run, or stopped
+    on an exception, ``model`` holds the trained state.
     """
     trainer = _take_idle(key) or _new_trainer(model)
     if not _copy_fresh_state(model, trainer):
