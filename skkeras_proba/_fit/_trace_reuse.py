@@ -86,13 +86,13 @@ def trained_by_trainer(model: keras.Model, key: str) -> Iterator[keras.Model]:
         return
     try:
         yield trainer
+        model.history = trainer.history  # set once the fit's callbacks start
     finally:
         # Also when the fit stops on an exception (a KeyboardInterrupt, a
         # callback's error): ``model`` keeps the epochs trained, as it would
         # had it trained itself.
         _copy_variables(trainer.variables, model.variables)
         _copy_variables(trainer.optimizer.variables, model.optimizer.variables)
-        model.history = trainer.history
         _give_back(key, trainer)
 
 
