@@ -1,9 +1,9 @@
 """Sparse X stays sparse: fit, partial_fit and prediction never densify all of it.
 
 Functional and Sequential models get the sparse matrix through Keras' own
-input (sparse batches on TensorFlow and JAX); subclassed models get dense
-batches one at a time. Either way the trained weights equal those of the same
-rows given densely.
+input (sparse batches on TensorFlow; on JAX only for a ``sparse=True`` Input);
+subclassed models, and on JAX the others, get dense batches one at a time.
+Either way the trained weights equal those of the same rows given densely.
 """
 
 import tracemalloc
@@ -18,7 +18,7 @@ from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._fit._sparse_batches import dense_batches_for_fit
 from skkeras_proba._forward import SPARSE_BATCH_VALUES, Forward
 from skkeras_proba._sparse_input import DenseBatches, keras_feeds_sparse_to
-from tests.backends import requires_backend
+from tests.backends import BACKEND, requires_backend
 
 X, Y = load_iris(return_X_y=True)
 X = np.maximum((X - X.mean(axis=0)) / X.std(axis=0), 0).astype(np.float32)
@@ -177,12 +177,38 @@ def test_forward_pass_cuts_batches_of_wide_sparse_X():
 @requires_backend(
     "tensorflow", "jax", reason="Keras hands models sparse batches there only"
 )
-def test_only_models_with_input_layers_are_fed_sparse_batches():
+def test_models_with_input_layers_are_fed_sparse_batches_where_it_compiles_once():
     meta = {"n_features_in_": 4, "n_classes_": 3}
-    assert keras_feeds_sparse_to(functional(meta))
+    # On JAX a model whose Input densifies gets dense batches (next test).
+    assert keras_feeds_sparse_to(functional(meta)) == (BACKEND == "tensorflow")
+    assert keras_feeds_sparse_to(sparse_input(meta))
     model = subclassed(meta)
     model(X[:1])  # built, still without Input layers
     assert not keras_feeds_sparse_to(model)
+
+
+@requires_backend("jax", reason="a BCOO batch's shape holds its count of values")
+def test_a_sparse_fit_on_jax_compiles_the_train_step_once_per_batch_size(caplog):
+    import jax
+
+    def build(meta):  # an architecture no other test compiles
+        model = functional(meta)
+        model.compile(
+            keras.optimizers.Adam(0.04),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return model
+
+    # Iris' rows hold from 1 to 4 nonzero values: sparse batches of 16 rows
+    # would differ in their count of values, each a new shape for jit.
+    with jax.log_compiles(True), caplog.at_level("WARNING", logger="jax"):
+        classifier(build, shuffle=True).fit(X_SPARSE, Y)
+    compiled = [
+        r.getMessage()
+        for r in caplog.records
+        if "Compiling" in r.getMessage() and "train_step" in r.getMessage()
+    ]
+    assert len(compiled) == 2, compiled  # 16 rows, and the last 6
 
 
 def test_dense_batches_hold_the_rows_in_order_or_shuffled_per_epoch():
