@@ -5,6 +5,9 @@
 is skipped on the others, with the reason shown in the run's summary (``-ra``).
 """
 
+import contextlib
+from collections.abc import Iterator
+
 import keras
 import pytest
 
@@ -24,3 +27,20 @@ def requires_backend(*backends: str, reason: str) -> pytest.MarkDecorator:
 def tensorflow_only(reason: str) -> pytest.MarkDecorator:
     """Skip unless Keras runs on TensorFlow, saying why the test needs it."""
     return requires_backend("tensorflow", reason=reason)
+
+
+@contextlib.contextmanager
+def jax_compilations(caplog: pytest.LogCaptureFixture) -> Iterator[list[str]]:
+    """JAX's messages for what it compiles inside the block, filled on exit.
+
+    Each is JAX's "Compiling <function> ..." message, so a test can count the
+    compilations of one function or assert there were none.
+    """
+    import jax
+
+    compiled: list[str] = []
+    first = len(caplog.records)
+    with jax.log_compiles(True), caplog.at_level("WARNING", logger="jax"):
+        yield compiled
+    messages = (record.getMessage() for record in caplog.records[first:])
+    compiled.extend(m for m in messages if m.startswith("Compiling"))

@@ -17,7 +17,7 @@ from skkeras_proba._fit._compiled import (
     compiled_fit_unsupported_because,
     fit_compiled,
 )
-from tests.backends import BACKEND, requires_backend
+from tests.backends import BACKEND, jax_compilations, requires_backend
 
 pytestmark = pytest.mark.skipif(
     not keras_builds_from_epoch_batches(),
@@ -476,8 +476,6 @@ def test_other_rows_epochs_and_partial_fits_reuse_the_trace(data):
 @requires_backend("jax", reason="holding data is a plain copy on TensorFlow")
 def test_data_held_for_a_fit_compiles_nothing_on_jax(caplog):
     """``jnp.asarray`` would compile a function per new array shape and dtype."""
-    import jax
-
     from skkeras_proba._fit._compiled_jax import JaxEpochs
 
     model = mlp(n_features=11)
@@ -486,10 +484,10 @@ def test_data_held_for_a_fit_compiles_nothing_on_jax(caplog):
     # Shapes no other test uses: nothing for them is compiled yet.
     X = np.random.default_rng(0).normal(size=(123, 11))
     y = np.arange(123) % 2
-    with jax.log_compiles(True), caplog.at_level("WARNING", logger="jax"):
+    with jax_compilations(caplog) as compiled:
         epochs = JaxEpochs(model, (X, y, None), BATCH)
         held = epochs.hold((X[:17], y[:17], None))
-    assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
+    assert not compiled
     assert [a.dtype for a in (*epochs._data[:2], *held[:2])] == [
         np.float32,
         np.int32,

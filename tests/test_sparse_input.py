@@ -18,7 +18,7 @@ from skkeras_proba import KerasClassifier, KerasRegressor
 from skkeras_proba._fit._sparse_batches import dense_batches_for_fit
 from skkeras_proba._forward import SPARSE_BATCH_VALUES, Forward
 from skkeras_proba._sparse_input import DenseBatches, keras_feeds_sparse_to
-from tests.backends import BACKEND, requires_backend
+from tests.backends import BACKEND, jax_compilations, requires_backend
 
 X, Y = load_iris(return_X_y=True)
 X = np.maximum((X - X.mean(axis=0)) / X.std(axis=0), 0).astype(np.float32)
@@ -189,19 +189,13 @@ def test_models_with_input_layers_are_fed_sparse_batches_where_it_compiles_once(
 
 @requires_backend("jax", reason="a BCOO batch's shape holds its count of values")
 def test_a_sparse_fit_on_jax_compiles_the_train_step_once_per_batch_size(caplog):
-    import jax
-
     # Iris' rows hold from 1 to 4 nonzero values: sparse batches of 16 rows
     # would differ in their count of values, each a new shape for jit. Keras
     # compiles each model's own train step, so every run counts from zero.
-    with jax.log_compiles(True), caplog.at_level("WARNING", logger="jax"):
+    with jax_compilations(caplog) as compiled:
         classifier(functional, shuffle=True).fit(X_SPARSE, Y)
-    compiled = [
-        r.getMessage()
-        for r in caplog.records
-        if "Compiling" in r.getMessage() and "train_step" in r.getMessage()
-    ]
-    assert len(compiled) == 2, compiled  # 16 rows, and the last 6
+    train_steps = [message for message in compiled if "train_step" in message]
+    assert len(train_steps) == 2, train_steps  # 16 rows, and the last 6
 
 
 def test_dense_batches_hold_the_rows_in_order_or_shuffled_per_epoch():
