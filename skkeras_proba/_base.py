@@ -479,21 +479,69 @@ class BaseWrapper(ScikerasFixes):
                 stopper = BestEpoch(self.tol, self.n_iter_no_change)
             data = (self._encode_features(X), self._keras_fit_targets(y), weight)
             fresh = reset and epochs > 0
-            history = run.compiled_fit(
-                self.model_,
-                [*self._fit_callbacks, *([stopper] if stopper else [])],
-                data,
-                compiled_fit_settings(self, data[0], kwargs),
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                fresh=fresh,
-            )
-            if history is not None:
-                self._record_history(history, warm_start, initial_epoch)
-            else:
-                self._fit_keras(
-                    run, data, fresh, stopper, warm_start, epochs, initial_epoch, kwargs
+            epochs_done = keras.callbacks.History()
+            # Ahead of the user's callbacks: both have seen an epoch before a
+            # callback of the user's can stop the fit with an exception.
+            own_callbacks = [epochs_done, *([stopper] if stopper else [])]
+            try:
+                self._train(
+                    run,
+                    data,
+                    fresh,
+                    own_callbacks,
+                    warm_start,
+                    epochs,
+                    initial_epoch,
+                    kwargs,
                 )
+            except BaseException:
+                # The model keeps the epochs it trained before the exception (a
+                # KeyboardInterrupt, a callback's error), as in Keras' fit; the
+                # fitted attributes describe those epochs, as MLPClassifier's
+                # do after an interruption, rather than an earlier fit. Before
+                # an epoch ends, nothing is recorded: the call was refused.
+                if epochs_done.history:
+                    self._record_history(epochs_done, warm_start, initial_epoch)
+                    self._finish_training(X, stopper, epochs)
+                raise
+        self._finish_training(X, stopper, epochs)
+
+    def _train(
+        self,
+        run: FitRun,
+        data: tuple[Any, Any, Any],
+        fresh: bool,
+        own_callbacks: list[keras.callbacks.Callback],
+        warm_start: bool,
+        epochs: int,
+        initial_epoch: int,
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Train ``model_`` with compiled epochs where they run, else Keras' ``fit``.
+
+        ``data`` is ``(x, y, sample_weight)`` as the model takes them;
+        ``own_callbacks`` this fit's ``History`` and early-stopping callback,
+        which run before the user's; ``kwargs`` the fit's other Keras
+        arguments.
+        """
+        history = run.compiled_fit(
+            self.model_,
+            [*own_callbacks, *self._fit_callbacks],
+            data,
+            compiled_fit_settings(self, data[0], kwargs),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            fresh=fresh,
+        )
+        if history is not None:
+            self._record_history(history, warm_start, initial_epoch)
+            return
+        self._fit_keras(
+            run, data, fresh, own_callbacks, warm_start, epochs, initial_epoch, kwargs
+        )
+
+    def _finish_training(self, X: Any, stopper: BestEpoch | None, epochs: int) -> None:
+        """The fitted attributes and the forward pass of the model as trained."""
         history = getattr(self, "history_", {})
         vars(self).update(finish_training(self.model_, history, stopper, epochs))
         self._forward = self._new_forward()
@@ -637,7 +685,7 @@ class BaseWrapper(ScikerasFixes):
         run: FitRun,
         data: tuple[Any, Any, Any],
         fresh: bool,
-        stopper: BestEpoch | None,
+        own_callbacks: list[keras.callbacks.Callback],
         warm_start: bool,
         epochs: int,
         initial_epoch: int,
@@ -646,6 +694,7 @@ class BaseWrapper(ScikerasFixes):
         """Train with Keras' ``fit``, driven as the fit engine decides.
 
         ``data`` is ``(x, y, sample_weight)`` as the model takes them;
+        ``own_callbacks`` run before the user's (see :meth:`_train`);
         ``kwargs`` the fit's other Keras arguments.
         """
         setting = functools.partial(fit_setting, self, kwargs=kwargs)
@@ -658,7 +707,7 @@ class BaseWrapper(ScikerasFixes):
             kwargs,
         )
         x_fit, y_fit, weight_fit = run.keras_data(self.model_, *data, setting, kwargs)
-        with self._model_to_train(run, fresh, stopper):
+        with self._model_to_train(run, fresh, own_callbacks):
             self._fit_keras_model(
                 x_fit,
                 y_fit,
@@ -671,19 +720,23 @@ class BaseWrapper(ScikerasFixes):
 
     @contextlib.contextmanager
     def _model_to_train(
-        self, run: FitRun, fresh: bool, stopper: BestEpoch | None
+        self,
+        run: FitRun,
+        fresh: bool,
+        own_callbacks: list[keras.callbacks.Callback],
     ) -> Iterator[None]:
         """``model_`` and the fit's callbacks as the fit engine trains them.
 
         ``model_`` may be, while Keras trains, a trainer whose step is traced
         (see ``FitRun.training``); it is the estimator's own model again
-        afterwards, trained. The callbacks are the user's and ``stopper``, the
-        early-stopping callback (if any), for this fit only.
+        afterwards, trained. The callbacks are ``own_callbacks`` (the fit's
+        ``History`` and early stopping), then the user's, for this fit only.
         """
         model, callbacks = self.model_, self._fit_callbacks
-        with run.training(model, callbacks, fresh) as (trainer, fit_callbacks):
+        own_first = [*own_callbacks, *callbacks]
+        with run.training(model, own_first, fresh) as (trainer, fit_callbacks):
             self.model_ = trainer
-            self._fit_callbacks = [*fit_callbacks, *([stopper] if stopper else [])]
+            self._fit_callbacks = fit_callbacks
             try:
                 yield
             finally:

@@ -323,8 +323,13 @@ class TestEpochsPerCall:
             epochs_class, list(callbacks), model, validates, n_rows
         )
 
-    def test_epochs_nothing_runs_between_share_calls_up_to_the_bound(self, model):
-        assert self.per_call(model) == _compiled.MAX_ORDER_ROWS // 1000
+    @pytest.mark.parametrize("callbacks", [[], [keras.callbacks.History()]])
+    def test_epochs_nothing_runs_between_share_calls_up_to_the_bound(
+        self, model, callbacks
+    ):
+        # Keras' History, which the estimator always passes, only records.
+        bound = _compiled.MAX_ORDER_ROWS // 1000
+        assert self.per_call(model, callbacks=callbacks) == bound
 
     def test_rows_beyond_the_bound_still_train_an_epoch_per_call(self, model):
         assert self.per_call(model, n_rows=_compiled.MAX_ORDER_ROWS + 1) == 1

@@ -250,6 +250,108 @@ def test_without_early_stopping_curves_follow_history_and_validation_is_none():
     assert reg.validation_loss_curve_ is None and reg.best_validation_loss_ is None
 
 
+# ------------------------------------------- a fit stopped by an exception
+
+
+class InterruptAtEpoch(keras.callbacks.Callback):
+    """Ctrl-C as epoch ``epoch`` ends (never, for None): after Keras' History."""
+
+    def __init__(self, epoch=None):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _interruptible(compile_epochs, epochs, interrupt_at=None):
+    return KerasClassifier(
+        models.logits_head,
+        epochs=epochs,
+        callbacks=[InterruptAtEpoch(interrupt_at)],
+        compile_epochs=compile_epochs,
+        random_state=0,
+    )
+
+
+@pytest.mark.parametrize("compile_epochs", [False, True])
+def test_an_interrupted_refit_describes_the_epochs_it_trained(compile_epochs):
+    clf = _interruptible(compile_epochs, epochs=6).fit(WINE_X, WINE_Y)
+    assert clf.n_iter_ == 6
+    clf.set_params(callbacks=[InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(WINE_X, WINE_Y)
+    # The model trained 3 epochs; the attributes say so, not the earlier fit.
+    three = _interruptible(compile_epochs, epochs=3).fit(WINE_X, WINE_Y)
+    assert clf.n_iter_ == len(clf.history_["loss"]) == 3
+    assert clf.loss_curve_ == three.loss_curve_
+    np.testing.assert_allclose(
+        clf.predict_proba(WINE_X), three.predict_proba(WINE_X), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("compile_epochs", [False, True])
+def test_an_interrupted_partial_fit_adds_its_epoch_to_the_history(compile_epochs):
+    clf = _interruptible(compile_epochs, epochs=1)
+    for _ in range(2):
+        clf.partial_fit(WINE_X, WINE_Y)
+    clf.callbacks[0].epoch = 2  # the callback the model was built with
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(WINE_X, WINE_Y)
+    assert clf.n_iter_ == clf.current_epoch == len(clf.loss_curve_) == 3
+
+
+def test_an_interrupted_early_stopping_fit_keeps_its_best_epoch():
+    record = WeightsPerEpoch()
+    clf = KerasClassifier(
+        overfitting_logits,
+        epochs=60,
+        early_stopping=True,
+        n_iter_no_change=50,
+        callbacks=[record, InterruptAtEpoch(9)],
+        random_state=0,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(NOISY_X, NOISY_Y)
+    curve = clf.validation_loss_curve_
+    assert clf.n_iter_ == len(curve) == len(record.weights) == 10
+    assert clf.best_validation_loss_ == min(curve)
+    best = record.weights[curve.index(min(curve))]
+    for restored, recorded in zip(clf.model_.get_weights(), best, strict=True):
+        np.testing.assert_array_equal(restored, recorded)
+
+
+class FailAsTrainingBegins(keras.callbacks.Callback):
+    """Raises as training begins, once ``armed``."""
+
+    armed = False
+
+    def on_train_begin(self, logs=None):
+        if self.armed:
+            raise RuntimeError("refused before the first epoch")
+
+
+@pytest.mark.parametrize("compile_epochs", [False, True])
+def test_a_warm_fit_stopped_before_its_first_epoch_changes_nothing(compile_epochs):
+    fail = FailAsTrainingBegins()
+    clf = KerasClassifier(
+        models.logits_head,
+        epochs=2,
+        callbacks=[fail],
+        compile_epochs=compile_epochs,
+        warm_start=True,
+        random_state=0,
+    ).fit(WINE_X, WINE_Y)
+    before = (dict(clf.history_), clf.n_iter_, clf.model_.get_weights())
+    fail.armed = True
+    with pytest.raises(RuntimeError, match="refused"):
+        clf.fit(WINE_X, WINE_Y)
+    assert (dict(clf.history_), clf.n_iter_) == before[:2]
+    for now, then in zip(clf.model_.get_weights(), before[2], strict=True):
+        np.testing.assert_array_equal(now, then)
+
+
 def test_regressor_early_stops_on_a_shuffled_hold_out_and_round_trips(tmp_path):
     X, y = load_diabetes(return_X_y=True)
     reg = KerasRegressor(

@@ -306,14 +306,15 @@ def _epochs_per_call(
     """The most epochs one call may train: several only where nothing runs between.
 
     That is, where the backend's trainer can (``several_epochs_per_call``), no
-    callback but Keras' ``History`` (added after this check) hooks an epoch,
-    no validation runs after each epoch, and no callback asked to stop as
-    training began (Keras' ``fit`` then still trains one epoch). The epochs'
-    orders given to one call are bounded by :data:`MAX_ORDER_ROWS`.
+    callback but Keras' ``History``, which only records each epoch's logs,
+    hooks an epoch, no validation runs after each epoch, and no callback asked
+    to stop as training began (Keras' ``fit`` then still trains one epoch).
+    The epochs' orders given to one call are bounded by :data:`MAX_ORDER_ROWS`.
     """
+    hooked = [c for c in callbacks if type(c) is not keras.callbacks.History]
     if (
         not epochs_class.several_epochs_per_call
-        or overrides_any_hook(callbacks, EPOCH_HOOKS)
+        or overrides_any_hook(hooked, EPOCH_HOOKS)
         or validates
         or model.stop_training
     ):
