@@ -519,10 +519,10 @@ class BaseWrapper(ScikerasFixes):
     ) -> None:
         """Train ``model_`` with compiled epochs where they run, else Keras' ``fit``.
 
-        ``data`` is ``(x, y, sample_weight)`` as the model takes them;
-        ``own_callbacks`` this fit's ``History`` and early-stopping callback,
-        which run before the user's; ``kwargs`` the fit's other Keras
-        arguments.
+        Keras' ``fit`` is driven as the fit engine decides. ``data`` is
+        ``(x, y, sample_weight)`` as the model takes them; ``own_callbacks``
+        this fit's ``History`` and early-stopping callback, which run before
+        the user's; ``kwargs`` the fit's other Keras arguments.
         """
         history = run.compiled_fit(
             self.model_,
@@ -536,9 +536,26 @@ class BaseWrapper(ScikerasFixes):
         if history is not None:
             self._record_history(history, warm_start, initial_epoch)
             return
-        self._fit_keras(
-            run, data, fresh, own_callbacks, warm_start, epochs, initial_epoch, kwargs
+        setting = functools.partial(fit_setting, self, kwargs=kwargs)
+        run.set_loop(
+            self.model_,
+            self._fit_callbacks,
+            num_samples(data[0]),
+            epochs,
+            setting,
+            kwargs,
         )
+        x_fit, y_fit, weight_fit = run.keras_data(self.model_, *data, setting, kwargs)
+        with self._model_to_train(run, fresh, own_callbacks):
+            self._fit_keras_model(
+                x_fit,
+                y_fit,
+                sample_weight=weight_fit,
+                warm_start=warm_start,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                **kwargs,
+            )
 
     def _finish_training(self, X: Any, stopper: BestEpoch | None, epochs: int) -> None:
         """The fitted attributes and the forward pass of the model as trained."""
@@ -679,44 +696,6 @@ class BaseWrapper(ScikerasFixes):
         return self._score(X, y, sample_weight)
 
     # ------------------------------------------------------------- fit loop
-
-    def _fit_keras(
-        self,
-        run: FitRun,
-        data: tuple[Any, Any, Any],
-        fresh: bool,
-        own_callbacks: list[keras.callbacks.Callback],
-        warm_start: bool,
-        epochs: int,
-        initial_epoch: int,
-        kwargs: dict[str, Any],
-    ) -> None:
-        """Train with Keras' ``fit``, driven as the fit engine decides.
-
-        ``data`` is ``(x, y, sample_weight)`` as the model takes them;
-        ``own_callbacks`` run before the user's (see :meth:`_train`);
-        ``kwargs`` the fit's other Keras arguments.
-        """
-        setting = functools.partial(fit_setting, self, kwargs=kwargs)
-        run.set_loop(
-            self.model_,
-            self._fit_callbacks,
-            num_samples(data[0]),
-            epochs,
-            setting,
-            kwargs,
-        )
-        x_fit, y_fit, weight_fit = run.keras_data(self.model_, *data, setting, kwargs)
-        with self._model_to_train(run, fresh, own_callbacks):
-            self._fit_keras_model(
-                x_fit,
-                y_fit,
-                sample_weight=weight_fit,
-                warm_start=warm_start,
-                epochs=epochs,
-                initial_epoch=initial_epoch,
-                **kwargs,
-            )
 
     @contextlib.contextmanager
     def _model_to_train(
