@@ -265,11 +265,11 @@ class InterruptAtEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def _interruptible(compile_epochs, epochs, interrupt_at=None):
+def _interruptible(compile_epochs, epochs):
     return KerasClassifier(
         models.logits_head,
         epochs=epochs,
-        callbacks=[InterruptAtEpoch(interrupt_at)],
+        callbacks=[InterruptAtEpoch()],
         compile_epochs=compile_epochs,
         random_state=0,
     )
