@@ -393,13 +393,16 @@ class BaseWrapper(ScikerasFixes):
             The estimator, ready to predict with the untrained model.
         """
         self._validate_params()
-        self._wraps_given_model = True
+        state_before = dict(vars(self))
         self._scikeras_seeding_off()
+        self._wraps_given_model = True
         try:
             with FitRun.seeding(self.random_state):
                 self._initialize(X, y)
-        finally:
-            del self._wraps_given_model
+        except BaseException:
+            _restore_attributes(self, state_before)
+            raise
+        del self._wraps_given_model
         return self
 
     def _initialize(self, X: Any, y: Any = None) -> tuple[Any, Any]:
@@ -468,42 +471,44 @@ class BaseWrapper(ScikerasFixes):
             validation_split=fit_setting(self, "validation_split", kwargs),
             validation_data=fit_setting(self, "validation_data", kwargs),
         )
+        state_before = dict(vars(self))
         self._scikeras_seeding_off()
-        with run:
-            if reset:
-                X, y = self._initialize(X, y)
-            self._ensure_compiled_model()
-            stopper = None
-            if holdout is not None:
-                X, y, weight = self._hold_out(holdout, X, y, weight, kwargs)
-                stopper = BestEpoch(self.tol, self.n_iter_no_change)
-            data = (self._encode_features(X), self._keras_fit_targets(y), weight)
-            fresh = reset and epochs > 0
-            epochs_done = keras.callbacks.History()
-            # Ahead of the user's callbacks: both have seen an epoch before a
-            # callback of the user's can stop the fit with an exception.
-            own_callbacks = [epochs_done, *([stopper] if stopper else [])]
-            try:
+        epochs_done = keras.callbacks.History()
+        stopper = None
+        try:
+            with run:
+                if reset:
+                    X, y = self._initialize(X, y)
+                self._ensure_compiled_model()
+                if holdout is not None:
+                    X, y, weight = self._hold_out(holdout, X, y, weight, kwargs)
+                    stopper = BestEpoch(self.tol, self.n_iter_no_change)
+                data = (self._encode_features(X), self._keras_fit_targets(y), weight)
+                # Ahead of the user's callbacks: both have seen an epoch before
+                # a callback of the user's can stop the fit with an exception.
+                own_callbacks = [epochs_done, *([stopper] if stopper else [])]
                 self._train(
                     run,
                     data,
-                    fresh,
+                    reset and epochs > 0,
                     own_callbacks,
                     warm_start,
                     epochs,
                     initial_epoch,
                     kwargs,
                 )
-            except BaseException:
-                # The model keeps the epochs it trained before the exception (a
-                # KeyboardInterrupt, a callback's error), as in Keras' fit; the
-                # fitted attributes describe those epochs, as MLPClassifier's
-                # do after an interruption, rather than an earlier fit. Before
-                # an epoch ends, nothing is recorded: the call was refused.
-                if epochs_done.history:
-                    self._record_history(epochs_done, warm_start, initial_epoch)
-                    self._finish_training(X, stopper, epochs)
-                raise
+        except BaseException:
+            # Once an epoch has ended, the model keeps the epochs it trained (a
+            # KeyboardInterrupt, a callback's error), as in Keras' fit, and the
+            # fitted attributes describe them, as MLPClassifier's do after an
+            # interruption. Before that the call was refused: the estimator
+            # is as it was, not a new model behind the old fit's attributes.
+            if epochs_done.history:
+                self._record_history(epochs_done, warm_start, initial_epoch)
+                self._finish_training(X, stopper, epochs)
+            else:
+                _restore_attributes(self, state_before)
+            raise
         self._finish_training(X, stopper, epochs)
 
     def _train(
@@ -826,3 +831,16 @@ class BaseWrapper(ScikerasFixes):
             if model_seed_states is not None:
                 restore_seed_states(self.model_, model_seed_states)
             self._forward = self._new_forward()
+
+
+def _restore_attributes(estimator: BaseWrapper, state: dict[str, Any]) -> None:
+    """Give ``estimator`` back the attributes ``state`` (a copy of its ``vars``) holds.
+
+    A refused fit or ``initialize`` may have set new ones (``model_``,
+    ``classes_``, the forward pass) before failing; those go, and the ones it
+    replaced come back, so a fitted estimator predicts as before and an
+    unfitted one stays unfitted.
+    """
+    attributes = vars(estimator)
+    attributes.clear()
+    attributes.update(state)

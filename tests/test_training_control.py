@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes, load_wine, make_classification
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.preprocessing import StandardScaler
 
 from skkeras_proba import KerasClassifier, KerasRegressor, load, save
@@ -350,6 +350,68 @@ def test_a_warm_fit_stopped_before_its_first_epoch_changes_nothing(compile_epoch
     assert (dict(clf.history_), clf.n_iter_) == before[:2]
     for now, then in zip(clf.model_.get_weights(), before[2], strict=True):
         np.testing.assert_array_equal(now, then)
+
+
+def _assert_same_attributes(estimator, attributes):
+    """``estimator`` holds exactly ``attributes``, the same objects."""
+    assert vars(estimator).keys() == attributes.keys()
+    changed = [k for k, v in attributes.items() if vars(estimator)[k] is not v]
+    assert not changed, f"attributes replaced: {changed}"
+
+
+def logits_for_three_classes(meta, hidden=models.HIDDEN):
+    """The logits head, refusing to build for any other number of classes."""
+    if meta["n_classes_"] != 3:
+        raise ValueError("this build function makes three-class models")
+    return models.logits_head(meta, hidden)
+
+
+TWO_CLASSES = WINE_Y < 2
+
+
+@pytest.mark.parametrize("compile_epochs", [False, True])
+def test_a_refit_refused_before_its_first_epoch_leaves_the_fit_before(
+    compile_epochs,
+):
+    # The new model is built, for two classes, before the callback refuses.
+    fail = FailAsTrainingBegins()
+    clf = KerasClassifier(
+        models.logits_head,
+        epochs=2,
+        callbacks=[fail],
+        compile_epochs=compile_epochs,
+        random_state=0,
+    ).fit(WINE_X, WINE_Y)
+    attributes, proba = dict(vars(clf)), clf.predict_proba(WINE_X)
+    fail.armed = True
+    with pytest.raises(RuntimeError, match="refused"):
+        clf.fit(WINE_X[TWO_CLASSES], WINE_Y[TWO_CLASSES])
+    _assert_same_attributes(clf, attributes)
+    np.testing.assert_array_equal(clf.predict_proba(WINE_X), proba)
+
+
+def test_a_refit_or_initialize_whose_build_fails_leaves_the_fit_before():
+    # The classes of the new y are learnt before the build function refuses.
+    clf = KerasClassifier(logits_for_three_classes, epochs=2, random_state=0)
+    clf.fit(WINE_X, WINE_Y)
+    attributes, proba = dict(vars(clf)), clf.predict_proba(WINE_X)
+    for call in (clf.fit, clf.initialize):
+        with pytest.raises(ValueError, match="three-class models"):
+            call(WINE_X[TWO_CLASSES], WINE_Y[TWO_CLASSES])
+        _assert_same_attributes(clf, attributes)
+    np.testing.assert_array_equal(clf.predict(WINE_X), proba.argmax(axis=1))
+
+
+def test_a_first_fit_refused_before_its_first_epoch_leaves_no_model():
+    fail = FailAsTrainingBegins()
+    fail.armed = True
+    clf = KerasClassifier(models.logits_head, callbacks=[fail], random_state=0)
+    attributes = dict(vars(clf))
+    with pytest.raises(RuntimeError, match="refused"):
+        clf.fit(WINE_X, WINE_Y)
+    _assert_same_attributes(clf, attributes)
+    with pytest.raises(NotFittedError):
+        clf.predict_proba(WINE_X)
 
 
 def test_regressor_early_stops_on_a_shuffled_hold_out_and_round_trips(tmp_path):
