@@ -448,28 +448,9 @@ class BaseWrapper(ScikerasFixes):
             self.reuse_train_trace,
             self.compile_epochs,
         )
-        if y is None and self.__sklearn_tags__().target_tags.required:
-            raise ValueError(  # scikit-learn's wording, which its checks expect
-                f"This {type(self).__name__} estimator requires y to be passed, "
-                "but the target y is None."
-            )
         reset = not (warm_start and self.__sklearn_is_fitted__())
-        y = self._check_y(y)
-        weight = self._fit_sample_weight(X, y, sample_weight)
-        if not reset:  # all checked before the model is touched
-            X, y = self._validate_data(X, y, reset=False)
-            self._check_continuation(y)
-        if weight is not None:
-            X, y, weight = weighted_rows(X, y, weight)
-        holdout = fit_holdout(  # its errors before any change
-            X,
-            y,
-            self._stratify_labels(y),
-            early_stopping=self.early_stopping,
-            validation_fraction=self.validation_fraction,
-            random_state=self.random_state,
-            validation_split=fit_setting(self, "validation_split", kwargs),
-            validation_data=fit_setting(self, "validation_data", kwargs),
+        X, y, weight, holdout = self._checked_fit_data(
+            X, y, sample_weight, reset, kwargs
         )
         state_before = dict(vars(self))
         self._scikeras_seeding_off()
@@ -510,6 +491,39 @@ class BaseWrapper(ScikerasFixes):
                 _restore_attributes(self, state_before)
             raise
         self._finish_training(X, stopper, epochs)
+
+    def _checked_fit_data(
+        self, X: Any, y: Any, sample_weight: Any, reset: bool, kwargs: dict[str, Any]
+    ) -> tuple[Any, Any, Any, Any]:
+        """``(X, y, sample_weight)`` as the fit trains on them, and its hold-out.
+
+        Every check of the fit's data runs here, before anything changes: y,
+        the weights (rows of zero weight left out), a continuing fit's X and y
+        against the fitted model (not ``reset``), the hold-out's settings.
+        """
+        if y is None and self.__sklearn_tags__().target_tags.required:
+            raise ValueError(  # scikit-learn's wording, which its checks expect
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
+        y = self._check_y(y)
+        weight = self._fit_sample_weight(X, y, sample_weight)
+        if not reset:  # all checked before the model is touched
+            X, y = self._validate_data(X, y, reset=False)
+            self._check_continuation(y)
+        if weight is not None:
+            X, y, weight = weighted_rows(X, y, weight)
+        holdout = fit_holdout(  # its errors before any change
+            X,
+            y,
+            self._stratify_labels(y),
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            random_state=self.random_state,
+            validation_split=fit_setting(self, "validation_split", kwargs),
+            validation_data=fit_setting(self, "validation_data", kwargs),
+        )
+        return X, y, weight, holdout
 
     def _train(
         self,
