@@ -332,17 +332,23 @@ class FailAsTrainingBegins(keras.callbacks.Callback):
             raise RuntimeError("refused before the first epoch")
 
 
-@pytest.mark.parametrize("compile_epochs", [False, True])
-def test_a_warm_fit_stopped_before_its_first_epoch_changes_nothing(compile_epochs):
+def _fitted_to_fail_as_training_begins(compile_epochs, warm_start):
+    """A fitted classifier, and its callback: arm it, and the next fit fails."""
     fail = FailAsTrainingBegins()
     clf = KerasClassifier(
         models.logits_head,
         epochs=2,
         callbacks=[fail],
         compile_epochs=compile_epochs,
-        warm_start=True,
+        warm_start=warm_start,
         random_state=0,
-    ).fit(WINE_X, WINE_Y)
+    )
+    return clf.fit(WINE_X, WINE_Y), fail
+
+
+@pytest.mark.parametrize("compile_epochs", [False, True])
+def test_a_warm_fit_stopped_before_its_first_epoch_changes_nothing(compile_epochs):
+    clf, fail = _fitted_to_fail_as_training_begins(compile_epochs, warm_start=True)
     before = (dict(clf.history_), clf.n_iter_, clf.model_.get_weights())
     fail.armed = True
     with pytest.raises(RuntimeError, match="refused"):
@@ -374,14 +380,7 @@ def test_a_refit_refused_before_its_first_epoch_leaves_the_fit_before(
     compile_epochs,
 ):
     # The new model is built, for two classes, before the callback refuses.
-    fail = FailAsTrainingBegins()
-    clf = KerasClassifier(
-        models.logits_head,
-        epochs=2,
-        callbacks=[fail],
-        compile_epochs=compile_epochs,
-        random_state=0,
-    ).fit(WINE_X, WINE_Y)
+    clf, fail = _fitted_to_fail_as_training_begins(compile_epochs, warm_start=False)
     attributes, proba = dict(vars(clf)), clf.predict_proba(WINE_X)
     fail.armed = True
     with pytest.raises(RuntimeError, match="refused"):
