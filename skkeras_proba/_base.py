@@ -856,5 +856,8 @@ def _restore_attributes(estimator: BaseWrapper, state: dict[str, Any]) -> None:
     unfitted one stays unfitted.
     """
     attributes = vars(estimator)
-    attributes.clear()
+    # Deleting only the names the call added, not clearing them all, keeps
+    # the parameters readable throughout (a clone or get_params meanwhile).
+    for name in attributes.keys() - state.keys():
+        del attributes[name]
     attributes.update(state)
