@@ -17,6 +17,7 @@ from skkeras_proba._fit._early_stopping import (
     warn_if_tail_lacks_classes,
 )
 from tests import models
+from tests.backends import requires_backend
 
 # Wine, sorted by class as load_wine returns it: 59, 71 and 48 rows.
 _WINE_X, WINE_Y = load_wine(return_X_y=True)
@@ -300,6 +301,35 @@ def test_an_interrupted_partial_fit_adds_its_epoch_to_the_history(compile_epochs
     with pytest.raises(KeyboardInterrupt):
         clf.partial_fit(WINE_X, WINE_Y)
     assert clf.n_iter_ == clf.current_epoch == len(clf.loss_curve_) == 3
+
+
+@requires_backend("jax", reason="JAX's compiled epochs set the model from each result")
+def test_ctrl_c_as_an_epoch_is_taken_leaves_the_model_at_that_epoch(monkeypatch):
+    from skkeras_proba._fit import _compiled_jax
+
+    assigned = []
+    assign = _compiled_jax._assign
+
+    def interrupted_once(variables, values):
+        # Ctrl-C as the third epoch's weights are set, before its optimizer
+        # state (each epoch sets four groups of variables).
+        assign(variables, values)
+        assigned.append(variables)
+        if len(assigned) == 2 * 4 + 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_compiled_jax, "_assign", interrupted_once)
+    clf = _interruptible(compile_epochs=True, epochs=6)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(WINE_X, WINE_Y)
+    monkeypatch.undo()
+    three = _interruptible(compile_epochs=True, epochs=3).fit(WINE_X, WINE_Y)
+    for model in (clf.model_, three.model_):
+        assert model.optimizer.iterations.numpy() == 3 * 6  # 6 batches of 32 rows
+    for now, trained in zip(
+        clf.model_.get_weights(), three.model_.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(now, trained)
 
 
 def test_an_interrupted_early_stopping_fit_keeps_its_best_epoch():

@@ -204,12 +204,23 @@ class JaxEpochs:
 
     def _train_epoch(self, order: np.ndarray) -> dict[str, Any]:
         logs, state = self._epoch(*self._epoch_args(order))
+        try:
+            self._take(state)
+        except KeyboardInterrupt:
+            # Stopped between two assignments, the model would hold the
+            # weights of one epoch and the optimizer state of the one before:
+            # the epoch has trained whole, so the model takes it whole.
+            self._take(state)
+            raise
+        return logs
+
+    def _take(self, state: tuple) -> None:
+        """The model's variables set to an epoch's ``state``."""
         model = self._model
         _assign(model.trainable_variables, state[0])
         _assign(model.non_trainable_variables, state[1])
         _assign(model.optimizer.variables, state[2])
         _assign(model.metrics_variables, state[3])
-        return logs
 
     def hold(self, data: tuple) -> Any:
         """``data`` as device arrays, for :meth:`evaluate` every epoch."""
