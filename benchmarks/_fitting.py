@@ -19,16 +19,17 @@ Inputs are standardised and float32.
    with ``n_jobs=1`` and ``n_jobs=2`` (joblib's process workers, started by an
    untimed search first); scikeras and ``MLPClassifier`` with ``n_jobs=1``.
 3. JAX and first fits: ``python benchmarks/_fitting.py worker`` in a fresh
-   interpreter per backend (``KERAS_BACKEND``): the first fit of each case in
-   that process (compilation included), then the median of later fits of ours
-   (an architecture already compiled, as every fold after a search's first),
-   and the search with ``n_jobs=1``, each repeat's time kept. The fit and
-   search tables gain a JAX column from it, a line with each backend's first
-   fit, and a line with each backend's searches in order: the first traces
-   or compiles each hidden size, the later ones reuse them. Then
-   ``python benchmarks/_fitting.py keras-fit``, in another fresh interpreter
-   per backend, times the same first fits through Keras' own fit
-   (``compile_epochs=False``): what compiled epochs must not be slower than.
+   interpreter per backend (``KERAS_BACKEND``): the median of later fits of
+   ours after an untimed first (an architecture already compiled, as every
+   fold after a search's first), and the search with ``n_jobs=1``, each
+   repeat's time kept. The fit and search tables gain a JAX column from it,
+   and a line with each backend's searches in order: the first traces or
+   compiles each hidden size, the later ones reuse them. Then
+   ``python benchmarks/_fitting.py first-fits 1`` and ``first-fits 0`` time
+   the first fit of each case in a fresh interpreter, with compiled epochs
+   and through Keras' own fit (``compile_epochs=False``: what compiled epochs
+   must not be slower than), in pairs of processes that alternate which runs
+   first; each case's median over the pairs, and every time, is printed.
 """
 
 from __future__ import annotations
@@ -212,15 +213,13 @@ def time_searches(repeats: int) -> dict[str, float]:
 
 
 def worker(repeats: int, search_repeats: int) -> dict:
-    """This process's backend: first and later fits of ours, and the search."""
-    first, later = {}, {}
+    """This process's backend: later fits of ours, and the search."""
+    later = {}
     for case in fit_cases():
         model = estimators(case.epochs)["ours"]
-        start = time.perf_counter()
-        keras_fit(model, case)
-        first[case.name] = time.perf_counter() - start
+        # The first fit compiles; first fits are timed by ``first_fits_worker``.
         later[case.name] = median_seconds(
-            {"ours": lambda m=model, c=case: keras_fit(m, c)}, repeats, warm_up=False
+            {"ours": lambda m=model, c=case: keras_fit(m, c)}, repeats
         )["ours"]
     X, y = _scaled(*load_digits(return_X_y=True))
     ours = estimators(SEARCH_EPOCHS)["ours"]
@@ -232,35 +231,53 @@ def worker(repeats: int, search_repeats: int) -> dict:
         search(ours, grid, X, y)
         searches.append(time.perf_counter() - start)
     return {
-        "first": first,
         "later": later,
         "search": statistics.median(searches),
         "searches": searches,
     }
 
 
-def keras_fit_worker() -> dict:
-    """This process's first fits of ours through Keras' fit (``compile_epochs=False``).
-
-    What a first fit cost before compiled epochs, measured as the worker
-    measures its first fits, for issue 23's "no slower" target.
-    """
+def first_fits_worker(compile_epochs: bool) -> dict[str, float]:
+    """This process's first fit of each case, compilation included."""
     first = {}
     for case in fit_cases():
-        model = estimators(case.epochs)["ours"].set_params(compile_epochs=False)
+        model = estimators(case.epochs)["ours"].set_params(
+            compile_epochs=compile_epochs
+        )
         start = time.perf_counter()
         keras_fit(model, case)
         first[case.name] = time.perf_counter() - start
-    return {"first": first}
+    return first
 
 
-def on_backend(backend: str, repeats: int, search_repeats: int) -> dict:
-    """:func:`worker` and :func:`keras_fit_worker`, each in a fresh interpreter.
+FIRST_FITS = {True: "first", False: "first (Keras' fit)"}
+"""Where ``on_backend`` puts the first fits with and without compiled epochs."""
 
-    The second's first fits come under ``"first (Keras' fit)"``.
+
+def on_backend(
+    backend: str, repeats: int, search_repeats: int, first_fit_pairs: int
+) -> dict:
+    """:func:`worker` and pairs of :func:`first_fits_worker`, in fresh interpreters.
+
+    Each pair times the first fits with compiled epochs and through Keras'
+    fit (``compile_epochs=False``), each in a process of its own, and pairs
+    alternate which goes first, so that neither always meets the cooler
+    disk cache or the other's leftover load; each case's median over the
+    pairs comes under ``FIRST_FITS``, every time under ``"... times"``.
     """
     result = _fresh_process(backend, "worker", str(repeats), str(search_repeats))
-    result["first (Keras' fit)"] = _fresh_process(backend, "keras-fit")["first"]
+    times: dict[bool, list[dict[str, float]]] = {True: [], False: []}
+    for pair in range(first_fit_pairs):
+        for compiled in (True, False) if pair % 2 == 0 else (False, True):
+            times[compiled].append(
+                _fresh_process(backend, "first-fits", str(int(compiled)))
+            )
+    for compiled, key in FIRST_FITS.items():
+        result[key] = {
+            case: statistics.median(each[case] for each in times[compiled])
+            for case in times[compiled][0]
+        }
+        result[f"{key} times"] = times[compiled]
     return result
 
 
@@ -278,19 +295,27 @@ def _fresh_process(backend: str, *args: str) -> dict:
 
 
 def print_first_fits(workers: dict[str, dict]) -> None:
-    """Each backend's first fit in a fresh process, and its later fits."""
-    print("  first fit in a fresh process (compilation included) / later fits:")
+    """Each backend's first fits in fresh processes, and its later fits."""
+    pairs = len(next(iter(workers.values()))["first times"])
+    print(
+        f"  first fit in a fresh process (compilation included), median of {pairs} "
+        "alternating pair(s) of processes [each time] / later fits:"
+    )
     for backend, result in workers.items():
-        cells = ", ".join(
-            f"{case} {result['first'][case]:.2f} s / {result['later'][case]:.3f} s"
-            for case in result["first"]
-        )
-        print(f"  {backend:<11}{cells}")
-        through_keras = ", ".join(
-            f"{case} {seconds:.2f} s"
-            for case, seconds in result["first (Keras' fit)"].items()
-        )
-        print(f"  {'':<11}through Keras' fit (compile_epochs=False): {through_keras}")
+        for key, label in (
+            ("first", "compiled epochs"),
+            ("first (Keras' fit)", "Keras' fit (compile_epochs=False)"),
+        ):
+            cells = ", ".join(
+                f"{case} {seconds:.2f} s [{_times(result[f'{key} times'], case)}]"
+                + (f" / {result['later'][case]:.3f} s" if key == "first" else "")
+                for case, seconds in result[key].items()
+            )
+            print(f"  {backend:<11}{label}: {cells}")
+
+
+def _times(runs: list[dict[str, float]], case: str) -> str:
+    return " ".join(f"{run[case]:.2f}" for run in runs)
 
 
 # -------------------------------------------------------------------- printing
@@ -357,7 +382,8 @@ def fit_targets(
     """Issue 9's and issue 23's targets as (label, value, operator, bound).
 
     The first-fit target compares the first fit of a fresh process (the
-    first case), compiled epochs against Keras' fit, each in its own process.
+    first case), compiled epochs against Keras' fit: each one's median over
+    the alternating pairs of processes of :func:`on_backend`.
     """
     breast_cancer, digits = list(fits.values())[:2]
     first_case = next(iter(fits))
@@ -412,5 +438,5 @@ def _ratio(seconds: dict[str, float]) -> float:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:
     print(json.dumps(worker(int(sys.argv[2]), int(sys.argv[3]))))
-if __name__ == "__main__" and sys.argv[1:2] == ["keras-fit"]:
-    print(json.dumps(keras_fit_worker()))
+if __name__ == "__main__" and sys.argv[1:2] == ["first-fits"]:
+    print(json.dumps(first_fits_worker(bool(int(sys.argv[2])))))

@@ -153,6 +153,7 @@ class Config:
     serve_calls: int  # calls of the serving memory run
     fit_table_repeats: int  # repeats of each fit of the fit table
     search_repeats: int  # repeats of each search of the search table
+    first_fit_pairs: int  # pairs of fresh processes timing first fits, per backend
     min_repeats: int = 3
     max_repeats: int = 200
 
@@ -168,6 +169,7 @@ FULL = Config(
     serve_calls=100_000,
     fit_table_repeats=3,
     search_repeats=2,
+    first_fit_pairs=3,
 )
 QUICK = Config(
     sizes=(1, 32, 1_000, 20_000),
@@ -180,6 +182,7 @@ QUICK = Config(
     serve_calls=10_000,
     fit_table_repeats=1,
     search_repeats=1,
+    first_fit_pairs=1,
     min_repeats=2,
 )
 
@@ -732,7 +735,12 @@ def fit_table_section(config: Config) -> list[tuple[str, float, str, float]]:
         fits[case.name] = time_fit_case(case, config.fit_table_repeats)
     _progress("fits and search on each backend, in fresh processes")
     workers = {
-        backend: on_backend(backend, config.fit_table_repeats, config.search_repeats)
+        backend: on_backend(
+            backend,
+            config.fit_table_repeats,
+            config.search_repeats,
+            config.first_fit_pairs,
+        )
         for backend in ("tensorflow", "jax")
     }
     for case, seconds in fits.items():
