@@ -75,8 +75,9 @@ wall-clock medians (``time.perf_counter``) after one untimed warm-up call.
    exported file's size; see ``benchmarks/_onnx_serving.py``.
    ``--onnx-only`` runs only this section.
 
-Run ``make bench`` (about 10 minutes on 2 cores) or
-``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, under 2 minutes).
+Run ``make bench`` (about 15 minutes on 2 cores) or
+``.venv/bin/python benchmarks/bench.py --quick`` (a smoke test, about 7 minutes:
+its fresh processes and compilations take most of it).
 """
 
 from __future__ import annotations
